@@ -1,0 +1,5 @@
+"""``python -m loganalyze``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,226 @@
+"""The whole pipeline: log lines -> records -> sessions -> senders -> checks -> findings.
+
+This is the library entry point the CLI and the notebooks share. Input is
+streamed; only per-sender aggregates are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .checks import Check, HeloCheckResult, check_helo, dns_query_name
+from .dns import HostLookup, HostResolver
+from .helo_access import HeloAccessTable, access_key, format_entry, unsafe_reason
+from .postfix_config import ServerIdentity
+from .senders import SenderStats, Traffic, add_session
+from .sessions import SessionBuilder, SessionStats
+from .sources import read_lines
+from .tokenizer import Tokenizer, TokenizerStats
+from .verdict import DEFAULT_WEIGHTS, Label, Verdict, Weights, judge
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One sender whose HELO was, or would be, rejected: a row of the report."""
+
+    helo: str
+    """HELO as Postfix stored it (empty when the client sent none)."""
+    client_ip: str
+    client_name: str
+    check: Check
+    """The check that fired (first in the tutorial's order), or helo_required."""
+    rejected: bool
+    """True if Postfix really rejected it; False if it only would be (what-if)."""
+    verdict: Verdict
+    sessions: int
+    first_seen: datetime
+    last_seen: datetime
+    spf: str | None
+    """Best SPF result logged for this sender, if policyd-spf saw it."""
+    reply: str
+    """The reject reply: as logged, or as Postfix would give it."""
+    dns: str
+    """DNS outcome for the unknown check (found, nxdomain, ..., skipped, not_queried)."""
+    senders: tuple[str, ...]
+    """Envelope senders seen (a few)."""
+    access_line: str | None
+    """The postmap-ready helo_access entry, when the sender is suggested."""
+    not_suggested_because: str | None
+    """For a legitimate sender that is not suggested: why (forger rule, already permitted)."""
+
+    @property
+    def suggested(self) -> bool:
+        """True when a helo_access line is suggested for this sender."""
+        return self.access_line is not None
+
+
+@dataclass
+class Analysis:
+    """The result of one run."""
+
+    findings: list[Finding]
+    lines: TokenizerStats
+    sessions: SessionStats
+    traffic: Traffic
+    dns_names: int = 0
+    """Distinct HELO names looked up in DNS."""
+    dns_temporary: int = 0
+    """How many of those lookups failed temporarily (results undetermined)."""
+
+    @property
+    def suggestions(self) -> list[Finding]:
+        """The findings with a helo_access line."""
+        return [f for f in self.findings if f.suggested]
+
+
+@dataclass
+class AnalyzeOptions:
+    """Settings for :func:`analyze_logs`."""
+
+    resolver: HostResolver
+    server: ServerIdentity = field(default_factory=ServerIdentity)
+    helo_access: HeloAccessTable | None = None
+    weights: Weights = DEFAULT_WEIGHTS
+    year: int | None = None
+    now: datetime | None = None
+    """The clock used to infer the year of traditional syslog lines (tests pin it)."""
+    on_line_block: Callable[[int], None] | None = None
+    """Progress callback: called with the number of lines read so far, every 64k lines."""
+
+
+def collect_traffic(
+    lines: Iterable[str], tokenizer: Tokenizer, builder: SessionBuilder, traffic: Traffic,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Stream lines through tokenizer and session builder into ``traffic``."""
+    parse = tokenizer.parse
+    feed = builder.feed
+    for lineno, line in enumerate(lines, 1):
+        record = parse(line, lineno)
+        if record is not None:
+            for session in feed(record):
+                add_session(traffic, session)
+        if progress is not None and not lineno & 0xFFFF:
+            progress(lineno)
+
+
+def _best_spf(sender: SenderStats) -> str | None:
+    if not sender.spf:
+        return None
+    order = ["pass", "neutral", "none", "temperror", "permerror", "softfail", "fail"]
+    results = {result for result, _ in sender.spf}
+    return min(results, key=lambda r: order.index(r) if r in order else 9)
+
+
+def _finding(
+    sender: SenderStats, traffic: Traffic, result: HeloCheckResult | None,
+    options: AnalyzeOptions,
+) -> Finding | None:
+    logged = sender.logged_checks.most_common(1)[0][0] if sender.logged_checks else None
+    if not sender.helo:
+        if not sender.helo_required_rejects:
+            return None
+        check = Check.HELO_REQUIRED
+        reply = "503 5.5.1 Error: send HELO/EHLO first"
+        dns = "not_queried"
+    else:
+        assert result is not None
+        check_or_none = logged or result.first_failed
+        if check_or_none is None:
+            return None
+        check = check_or_none
+        reply = sender.first_reply or result.reply or ""
+        dns = result.dns
+    client = traffic.clients.get(sender.client_ip)
+    verdict = judge(sender, client, options.weights)
+    now_passes = result is not None and logged is not None and not result.failed and (
+        result.unknown is False
+    )
+    access_line = None
+    why_not: str | None = None
+    if verdict.label is Label.LEGITIMATE:
+        if now_passes:
+            why_not = "the HELO passes the checks now (the sender fixed its DNS)"
+        elif check is Check.HELO_REQUIRED:
+            why_not = "sent no HELO: only a client-access entry can let it in"
+        else:
+            why_not = unsafe_reason(sender.helo, options.server, sender.client_name)
+            if why_not is None and options.helo_access is not None:
+                hit = options.helo_access.lookup(sender.helo)
+                if hit is not None and options.helo_access.permits(sender.helo):
+                    why_not = f"already permitted by helo_access entry {hit[0]!r}"
+            if why_not is None:
+                comment = (
+                    f"{sender.client_name}[{sender.client_ip}] {check.value}: "
+                    + "; ".join(verdict.summary[:4])
+                )
+                access_line = format_entry(sender.helo, [comment])
+    first = sender.first_seen or datetime.min
+    return Finding(
+        helo=sender.helo,
+        client_ip=sender.client_ip,
+        client_name=sender.client_name,
+        check=check,
+        rejected=sender.rejected or (check is Check.HELO_REQUIRED),
+        verdict=verdict,
+        sessions=sender.sessions,
+        first_seen=first,
+        last_seen=sender.last_seen or first,
+        spf=_best_spf(sender),
+        reply=reply,
+        dns=dns,
+        senders=tuple(sorted(sender.senders))[:5],
+        access_line=access_line,
+        not_suggested_because=why_not,
+    )
+
+
+def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> tuple[list[Finding], int, int]:
+    """Run the checks (one DNS batch) and verdicts over every sender."""
+    helos = {s.helo for s in traffic.senders.values() if s.helo}
+    queries = {h: q for h in helos if (q := dns_query_name(h)) is not None}
+    lookups: dict[str, HostLookup] = (
+        options.resolver.lookup_hosts(sorted(set(queries.values()))) if queries else {}
+    )
+    results: dict[str, HeloCheckResult] = {}
+    for helo in helos:
+        query = queries.get(helo)
+        results[helo] = check_helo(helo, lookups.get(query) if query else None)
+    findings = []
+    for sender in traffic.senders.values():
+        finding = _finding(sender, traffic, results.get(sender.helo), options)
+        if finding is not None:
+            findings.append(finding)
+    findings.sort(key=lambda f: (not f.suggested, f.verdict.label != Label.LEGITIMATE,
+                                 -f.verdict.score, f.first_seen, f.client_ip, f.helo))
+    temporary = sum(1 for lk in lookups.values() if lk.status.is_temporary)
+    return findings, len(lookups), temporary
+
+
+def analyze_lines(lines: Iterable[str], options: AnalyzeOptions) -> Analysis:
+    """Analyze an iterable of log lines (one timeline)."""
+    tokenizer = Tokenizer(year=options.year, now=options.now)
+    builder = SessionBuilder()
+    traffic = Traffic()
+    collect_traffic(lines, tokenizer, builder, traffic, options.on_line_block)
+    for session in builder.close():
+        add_session(traffic, session)
+    findings, names, temporary = judge_traffic(traffic, options)
+    return Analysis(findings, tokenizer.stats, builder.stats, traffic, names, temporary)
+
+
+def _chain(names: Sequence[str]) -> Iterable[str]:
+    for name in names:
+        yield from read_lines(name)
+
+
+def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
+    """Analyze log files (plain or compressed) or ``-`` for standard input, in order."""
+    return analyze_lines(_chain(paths), options)
+
+
+def helo_key(finding: Finding) -> str:
+    """The helo_access key of a finding."""
+    return access_key(finding.helo)

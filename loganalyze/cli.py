@@ -1,0 +1,257 @@
+"""Command line: options -> library calls -> output -> exit status.
+
+Exit status: 0 on success (with or without suggestions), 2 on bad usage or
+unreadable input (one line on stderr, no traceback), 1 on other failures.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from .analysis import AnalyzeOptions, analyze_logs
+from .checks import check_helo, dns_query_name
+from .dns import DnsResolver, HostResolver, NoDnsResolver
+from .dns_cache import DnsCache
+from .errors import LogAnalyzeError
+from .helo_access import load_helo_access
+from .postfix_config import ServerIdentity, default_identity, load_identity
+from .progress import ProgressSink, progress
+from .report import (
+    OutputFormat,
+    display_text,
+    render_client_access,
+    render_csv,
+    render_helo_access,
+    render_json,
+    render_suggest,
+    render_summary,
+    render_table,
+    render_unparsed,
+)
+
+
+class CheckFormat(enum.StrEnum):
+    """The ``--format`` choices of ``check``."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+app = typer.Typer(
+    name="loganalyze",
+    help="Find the legitimate senders that Postfix's HELO restrictions reject.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _resolver(
+    nameservers: list[str] | None, no_dns: bool, timeout: float, deadline: float,
+    cache_path: Path | None, no_cache: bool, sink: ProgressSink,
+) -> HostResolver:
+    if no_dns:
+        return NoDnsResolver()
+    cache = None if no_cache else DnsCache(cache_path)
+    return DnsResolver(
+        nameservers or None, timeout=timeout, deadline=deadline, cache=cache,
+        progress=sink.names,
+    )
+
+
+def _server(config_dir: Path | None) -> ServerIdentity:
+    return load_identity(config_dir) if config_dir is not None else default_identity()
+
+
+NameserverOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--nameserver", metavar="HOST[:PORT]",
+        help="Ask this DNS server instead of the system resolver (repeatable).",
+    ),
+]
+NoDnsOpt = Annotated[
+    bool, typer.Option("--no-dns", help="Skip DNS; rely on what the log says.")
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--dns-timeout", metavar="SECONDS", help="Timeout per DNS query.")
+]
+DeadlineOpt = Annotated[
+    float,
+    typer.Option("--dns-deadline", metavar="SECONDS", help="Time limit for all DNS lookups."),
+]
+CacheOpt = Annotated[
+    Path | None,
+    typer.Option("--dns-cache", metavar="PATH",
+                 help="DNS cache file (default: in the user's cache directory)."),
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-dns-cache", help="Do not use the DNS cache.")]
+
+
+@app.command("analyze")
+def analyze_command(
+    logs: Annotated[
+        list[str],
+        typer.Argument(metavar="LOG...",
+                       help="Mail logs (plain, .gz, .bz2, .xz), oldest first, or - for stdin."),
+    ],
+    suggest: Annotated[
+        bool,
+        typer.Option("--suggest", help="Show only senders worth whitelisting, and their lines."),
+    ] = False,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.TABLE,
+    nameserver: NameserverOpt = None,
+    no_dns: NoDnsOpt = False,
+    dns_timeout: TimeoutOpt = 2.0,
+    dns_deadline: DeadlineOpt = 30.0,
+    dns_cache: CacheOpt = None,
+    no_dns_cache: NoCacheOpt = False,
+    helo_access: Annotated[
+        Path | None,
+        typer.Option("--helo-access", metavar="PATH",
+                     help="Your helo_access table: don't suggest what it already permits."),
+    ] = None,
+    postfix_config: Annotated[
+        Path | None,
+        typer.Option("--postfix-config", metavar="DIR",
+                     help="Directory with main.cf (default /etc/postfix if present)."),
+    ] = None,
+    year: Annotated[
+        int | None,
+        typer.Option("--year", help="Year of the first line of traditional syslog logs."),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show samples of lines not understood.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No summary on stderr.")
+    ] = False,
+) -> None:
+    """List senders whose HELO was (or would be) rejected, with a verdict and evidence."""
+    try:
+        server = _server(postfix_config)
+        table = load_helo_access(helo_access) if helo_access is not None else None
+        with progress() as sink:
+            resolver = _resolver(nameserver, no_dns, dns_timeout, dns_deadline, dns_cache,
+                                 no_dns_cache, sink)
+            options = AnalyzeOptions(
+                resolver=resolver, server=server, helo_access=table, year=year,
+                on_line_block=sink.lines,
+            )
+            analysis = analyze_logs(logs, options)
+    except LogAnalyzeError as exc:
+        _fail(str(exc))
+    findings = analysis.suggestions if suggest else analysis.findings
+    if output_format is OutputFormat.TABLE:
+        text = render_suggest(findings) if suggest else render_table(findings)
+    elif output_format is OutputFormat.JSON:
+        text = render_json(findings)
+    elif output_format is OutputFormat.CSV:
+        text = render_csv(findings)
+    elif output_format is OutputFormat.HELO_ACCESS:
+        text = render_helo_access(analysis.suggestions)
+    else:
+        text = render_client_access(analysis.findings)
+    sys.stdout.write(text)
+    if not quiet:
+        sys.stderr.write(render_summary(analysis))
+    if verbose:
+        sys.stderr.write(render_unparsed(analysis))
+
+
+@app.command("check")
+def check_command(
+    names: Annotated[
+        list[str],
+        typer.Argument(metavar="NAME...", help="HELO names to check, or - to read stdin."),
+    ],
+    output_format: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = CheckFormat.TABLE,
+    nameserver: NameserverOpt = None,
+    no_dns: NoDnsOpt = False,
+    dns_timeout: TimeoutOpt = 2.0,
+    dns_deadline: DeadlineOpt = 30.0,
+    dns_cache: CacheOpt = None,
+    no_dns_cache: NoCacheOpt = False,
+) -> None:
+    """Run Postfix's three HELO checks on names, as Postfix would log them."""
+    if names == ["-"]:
+        names = [line.strip() for line in sys.stdin if line.strip()]
+    try:
+        with progress() as sink:
+            resolver = _resolver(nameserver, no_dns, dns_timeout, dns_deadline, dns_cache,
+                                 no_dns_cache, sink)
+            queries = {n: q for n in names if (q := dns_query_name(n)) is not None}
+            lookups = resolver.lookup_hosts(sorted(set(queries.values()))) if queries else {}
+    except LogAnalyzeError as exc:
+        _fail(str(exc))
+    results = [check_helo(n, lookups.get(queries[n]) if n in queries else None) for n in names]
+    if output_format is CheckFormat.JSON:
+        records = [
+            {"helo": r.helo, "invalid": r.invalid, "non_fqdn": r.non_fqdn, "unknown": r.unknown,
+             "dns": r.dns, "reply": r.reply}
+            for r in results
+        ]
+        sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+        return
+    from tabulate import tabulate
+
+    def mark(value: bool | None) -> str:
+        return "?" if value is None else ("FAIL" if value else "ok")
+
+    rows = [
+        [display_text(r.helo), mark(r.invalid), mark(r.non_fqdn), mark(r.unknown), r.dns,
+         display_text(r.reply or "-")]
+        for r in results
+    ]
+    sys.stdout.write(
+        tabulate(rows, headers=["HELO", "invalid", "non_fqdn", "unknown", "dns", "Postfix reply"],
+                 disable_numparse=True) + "\n"
+    )
+
+
+def _run(typer_app: typer.Typer, prog: str) -> None:
+    """Run a Typer app with one-line usage errors and quiet broken pipes."""
+    try:
+        typer_app(prog_name=prog, standalone_mode=False)
+    except typer.TyperException as exc:
+        hint = f" (see '{prog} --help')" if exc.exit_code == 2 else ""
+        sys.stderr.write(f"{prog}: error: {exc.format_message()}{hint}\n")
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.stderr.write(f"{prog}: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        # The reader (head, less) went away: not an error of ours.
+        sys.stderr.close()
+        sys.exit(0)
+
+
+def main() -> None:
+    """Entry point of ``loganalyze`` (and ``python -m loganalyze``)."""
+    _run(app, "loganalyze")
+
+
+analyze_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+analyze_app.command()(analyze_command)
+
+
+def analyze_main() -> None:
+    """Entry point of ``analyze``: the main job without a subcommand."""
+    _run(analyze_app, "analyze")

@@ -1,0 +1,125 @@
+"""Read the few main.cf settings that tell us who *we* are.
+
+A HELO that names our own host or domain is a forger's favourite, so the
+suggestion rules need ``myhostname``, ``mydomain``, ``mydestination`` and
+``mynetworks``. We read main.cf ourselves (``postconf`` may not be installed
+where the logs are analysed) and expand ``$name``/``${name}`` references.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+_REF = re.compile(r"\$(?:\{(\w+)\}|\((\w+)\)|(\w+))")
+
+
+@dataclass(frozen=True)
+class ServerIdentity:
+    """Our own names and networks, which must never be whitelisted by HELO."""
+
+    hostnames: frozenset[str] = field(default_factory=frozenset)
+    """``myhostname`` and other names of this server, lower case."""
+    domains: frozenset[str] = field(default_factory=frozenset)
+    """``mydomain`` and ``mydestination`` domains, lower case."""
+    networks: tuple[str, ...] = ()
+    """``mynetworks`` entries as written."""
+    helo_restrictions: str = ""
+    """``smtpd_helo_restrictions`` as written, for advice on where the table goes."""
+
+    def owns(self, name: str) -> bool:
+        """True when ``name`` is one of our host names or in one of our domains."""
+        name = name.lower().rstrip(".")
+        if name in self.hostnames or name in self.domains:
+            return True
+        return any(name.endswith("." + d) for d in self.domains)
+
+
+def parse_main_cf(text: str) -> dict[str, str]:
+    """Parse main.cf syntax: ``name = value``, ``#`` comments, indented continuation lines."""
+    params: dict[str, str] = {}
+    current: str | None = None
+    for raw in text.splitlines():
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        if raw[0].isspace():
+            if current is not None:
+                params[current] += " " + raw.strip()
+            continue
+        name, sep, value = raw.partition("=")
+        if not sep:
+            current = None
+            continue
+        current = name.strip()
+        params[current] = value.strip()
+    return params
+
+
+def _expand(value: str, params: dict[str, str], depth: int = 0) -> str:
+    if depth > 10:
+        return value
+
+    def sub(m: re.Match[str]) -> str:
+        key = m.group(1) or m.group(2) or m.group(3)
+        return _expand(params.get(key, ""), params, depth + 1)
+
+    return _REF.sub(sub, value)
+
+
+def _split(value: str) -> list[str]:
+    return [v for v in re.split(r"[\s,]+", value) if v]
+
+
+def identity_from_params(params: dict[str, str]) -> ServerIdentity:
+    """Build a :class:`ServerIdentity` from main.cf parameters (Postfix defaults filled in)."""
+    params = dict(params)
+    myhostname = params.get("myhostname") or socket.getfqdn()
+    params["myhostname"] = myhostname
+    params.setdefault("mydomain", myhostname.partition(".")[2] or "localdomain")
+    params.setdefault("mydestination", "$myhostname, localhost.$mydomain, localhost")
+    hostnames = {_expand(myhostname, params).lower().rstrip(".")}
+    domains = {_expand(params["mydomain"], params).lower().rstrip(".")}
+    for item in _split(_expand(params["mydestination"], params)):
+        if "/" in item or ":" in item:
+            continue  # a lookup table, not a name
+        domains.add(item.lower().rstrip("."))
+    domains.discard("localhost")
+    networks = tuple(
+        n for n in _split(_expand(params.get("mynetworks", ""), params)) if "/" in n or "." in n
+    )
+    return ServerIdentity(
+        hostnames=frozenset(h for h in hostnames if h),
+        domains=frozenset(d for d in domains if d),
+        networks=networks,
+        helo_restrictions=_expand(params.get("smtpd_helo_restrictions", ""), params),
+    )
+
+
+def load_identity(config_dir: str | Path) -> ServerIdentity:
+    """Read ``main.cf`` in ``config_dir`` (e.g. /etc/postfix)."""
+    path = Path(config_dir)
+    if path.is_dir():
+        path = path / "main.cf"
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read Postfix's main.cf ({exc.strerror}); "
+            "give the directory that holds it with --postfix-config"
+        ) from None
+    return identity_from_params(parse_main_cf(text))
+
+
+def default_identity() -> ServerIdentity:
+    """/etc/postfix/main.cf when it exists, else this machine's host name only."""
+    main_cf = Path("/etc/postfix/main.cf")
+    if main_cf.is_file():
+        try:
+            return load_identity(main_cf)
+        except ConfigError:
+            pass
+    return identity_from_params({})

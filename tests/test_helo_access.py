@@ -1,0 +1,146 @@
+"""helo_access safety: hostile names never become a door, and table lines cannot be injected."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from loganalyze.errors import ConfigError
+from loganalyze.helo_access import (
+    client_access_line,
+    format_entry,
+    parse_helo_access,
+    unsafe_reason,
+)
+from loganalyze.postfix_config import identity_from_params, parse_main_cf
+
+SERVER = identity_from_params(
+    parse_main_cf(
+        "myhostname = mail.example.com\n"
+        "mydomain = example.com\n"
+        "mydestination = $myhostname, localhost.$mydomain, localhost,\n"
+        "    example.net\n"
+        "mynetworks = 127.0.0.0/8 [::1]/128\n"
+    )
+)
+
+UNSAFE = [
+    ("", "no HELO"),
+    ("localhost", "localhost"),
+    ("LOCALHOST.localdomain", "localhost"),
+    ("localhost.", "localhost"),
+    ("mail.example.com", "own name"),
+    ("example.com", "own name"),
+    ("smtp.example.com", "own name"),
+    ("example.net", "own name"),
+    ("relay.example.net.", "own name"),
+    ("192.0.2.1", "address"),
+    ("[192.0.2.1]", "token"),
+    ("[IPv6:2001:db8::1]", "token"),
+    ("2001:db8::1", "token"),
+    ("123456", "address"),
+    ("gmail.com", "claims"),
+    ("mail-ej1-f54.google.com", "claims"),
+    ("smtp.outlook.com", "claims"),
+    ("Mail?Server", "token"),
+    ("foo bar", "token"),
+    ("name\nfake OK", "token"),
+    ("name OK", "token"),
+    ("#comment", "token"),
+    ("a\x1b[31mred", "token"),
+    ("evil.example\tOK", "token"),
+    ("ylmf-pc", "generic"),
+    ("mail", "generic"),
+]
+
+
+@pytest.mark.parametrize("helo,why", UNSAFE)
+def test_forger_names_are_never_suggested(helo: str, why: str) -> None:
+    reason = unsafe_reason(helo, SERVER, "unknown")
+    assert reason is not None and why in reason
+
+
+def test_provider_name_is_safe_only_from_the_provider() -> None:
+    assert unsafe_reason("mail-ej1-f54.google.com", SERVER, "mail-ej1-f54.google.com") is None
+    assert unsafe_reason("mail-ej1-f54.google.com", SERVER, "mx.spammer.example") is not None
+
+
+SAFE = ["va-massmail-02.rakutenmarketing.com", "optimus-webapi-prod-2.localdomain",
+        "mailer01.smithlaw.co.uk", "mail.fjordline-travel.no.", "EXCH01", "mail..lawfirm.example"]
+
+
+@pytest.mark.parametrize("helo", SAFE)
+def test_real_broken_names_are_allowed(helo: str) -> None:
+    assert unsafe_reason(helo, SERVER, "mta.somewhere.example") is None
+
+
+def test_entry_is_lowercase_with_comment_and_keeps_trailing_dot() -> None:
+    text = format_entry("Mail.Fjordline-Travel.no.", ["mx[192.0.2.1]: SPF pass\nfake OK"])
+    assert text == "# mx[192.0.2.1]: SPF pass?fake OK\nmail.fjordline-travel.no. OK"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_no_string_can_inject_into_a_table_line(helo: str, evidence: str) -> None:
+    try:
+        text = format_entry(helo, [evidence])
+    except ValueError:
+        # Refused: it has a character no host-name token has.
+        assert not helo or any(not (c.isascii() and (c.isalnum() or c in "._-")) for c in helo)
+        return
+    lines = text.split("\n")
+    assert len(lines) == 2
+    assert lines[0].startswith("# ")
+    key, action = lines[1].split(" ")
+    assert action == "OK" and key == helo.lower()
+    # Parsing our own output gives back exactly one entry.
+    assert parse_helo_access(text).entries == {key: "OK"}
+
+
+def test_client_access_alternative() -> None:
+    assert client_access_line("192.0.2.7") == "192.0.2.7/32 OK"
+    assert client_access_line("2001:DB8::7", "x\ny") == "# x?y\n2001:db8::7/128 OK"
+
+
+TABLE = """\
+# helo_access - managed by hand
+# legitimate senders with broken HELO
+
+optimus-webapi-prod-2.localdomain   OK
+va-massmail-02.rakutenmarketing.com OK
+Partner.Example   OK
+ylmf-pc           REJECT
+    spam bot
+example.org       OK
+"""
+
+
+def test_parse_table_with_comments_and_continuation() -> None:
+    table = parse_helo_access(TABLE)
+    assert table.entries["ylmf-pc"] == "REJECT spam bot"
+    assert table.permits("partner.example")
+    assert table.permits("OPTIMUS-WEBAPI-PROD-2.localdomain")
+    assert not table.permits("ylmf-pc")
+    # Parent-domain match (parent_domain_matches_subdomains includes smtpd_access_maps).
+    assert table.lookup("mx1.example.org") == ("example.org", "OK")
+    # A trailing dot is part of the key.
+    assert not table.permits("partner.example.")
+    assert not table.permits("other.example")
+
+
+@pytest.mark.parametrize(
+    "text,where",
+    [("  leading continuation OK\n", ":1:"), ("# c\nlonely\n", ":2:")],
+)
+def test_malformed_table_is_a_clear_error(text: str, where: str) -> None:
+    with pytest.raises(ConfigError, match=where):
+        parse_helo_access(text, "helo_access")
+
+
+def test_main_cf_identity() -> None:
+    assert SERVER.hostnames == {"mail.example.com"}
+    assert SERVER.domains == {
+        "example.com", "mail.example.com", "localhost.example.com", "example.net"}
+    assert SERVER.owns("MAIL.EXAMPLE.COM.")
+    assert not SERVER.owns("example.com.evil.test")
