@@ -49,6 +49,9 @@ class Finding:
     """The postmap-ready helo_access entry, when the sender is suggested."""
     not_suggested_because: str | None
     """For a legitimate sender that is not suggested: why (forger rule, already permitted)."""
+    client_access: bool = False
+    """True when a check_client_access entry for the address is offered (legitimate
+    sender, suggested or refused by a forger rule): it cannot be forged."""
 
     @property
     def suggested(self) -> bool:
@@ -140,23 +143,23 @@ def _finding(
     )
     access_line = None
     why_not: str | None = None
+    client_access = False
     if verdict.label is Label.LEGITIMATE:
         if now_passes:
             why_not = "the HELO passes the checks now (the sender fixed its DNS)"
         elif check is Check.HELO_REQUIRED:
             why_not = "sent no HELO: only a client-access entry can let it in"
+            client_access = True
         else:
             why_not = unsafe_reason(sender.helo, options.server, sender.client_name)
+            client_access = True
             if why_not is None and options.helo_access is not None:
                 hit = options.helo_access.lookup(sender.helo)
                 if hit is not None and options.helo_access.permits(sender.helo):
                     why_not = f"already permitted by helo_access entry {hit[0]!r}"
+                    client_access = False
             if why_not is None:
-                comment = (
-                    f"{sender.client_name}[{sender.client_ip}] {check.value}: "
-                    + "; ".join(verdict.summary[:4])
-                )
-                access_line = format_entry(sender.helo, [comment])
+                access_line = format_entry(sender.helo, _comments(sender, check, verdict))
     first = sender.first_seen or datetime.min
     return Finding(
         helo=sender.helo,
@@ -174,7 +177,31 @@ def _finding(
         senders=tuple(sorted(sender.senders))[:5],
         access_line=access_line,
         not_suggested_because=why_not,
+        client_access=client_access,
     )
+
+
+RESTRICTION = {
+    Check.INVALID: "reject_invalid_helo_hostname",
+    Check.NON_FQDN: "reject_non_fqdn_helo_hostname",
+    Check.UNKNOWN: "reject_unknown_helo_hostname",
+    Check.HELO_REQUIRED: "smtpd_helo_required",
+}
+
+
+def _comments(sender: SenderStats, check: Check, verdict: Verdict) -> list[str]:
+    """The ``#`` lines above a suggested entry: who, what fired, and why we trust it."""
+    first = sender.first_seen or datetime.min
+    last = sender.last_seen or first
+    span = first.strftime("%Y-%m-%d %H:%M")
+    if last != first:
+        span += ".." + last.strftime("%H:%M" if last.date() == first.date() else "%Y-%m-%d %H:%M")
+    plural = "s" if sender.sessions != 1 else ""
+    return [
+        f"{sender.client_name}[{sender.client_ip}] failed {RESTRICTION[check]}, "
+        f"{sender.sessions} session{plural} {span}",
+        f"{verdict.label.value} ({verdict.score:+g}): " + "; ".join(verdict.summary[:4]),
+    ]
 
 
 def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> tuple[list[Finding], int, int]:

@@ -15,7 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from .analysis import AnalyzeOptions, analyze_logs
-from .checks import check_helo, dns_query_name
+from .checks import check_helo, dns_query_name, sanitize_helo
 from .dns import DnsResolver, HostResolver, NoDnsResolver
 from .dns_cache import DnsCache
 from .errors import LogAnalyzeError
@@ -53,7 +53,10 @@ app = typer.Typer(
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "loganalyze"
+    if prog in ("__main__.py", "-c", "-m"):
+        prog = "loganalyze"
+    sys.stderr.write(f"{prog}: error: {message}\n")
     raise typer.Exit(code)
 
 
@@ -191,6 +194,8 @@ def check_command(
     """Run Postfix's three HELO checks on names, as Postfix would log them."""
     if names == ["-"]:
         names = [line.strip() for line in sys.stdin if line.strip()]
+    # Check what Postfix would store for the name a client sent (space -> ?, ...).
+    names = [sanitize_helo(name) for name in names]
     try:
         with progress() as sink:
             resolver = _resolver(nameserver, no_dns, dns_timeout, dns_deadline, dns_cache,
@@ -227,7 +232,7 @@ def check_command(
 def _run(typer_app: typer.Typer, prog: str) -> None:
     """Run a Typer app with one-line usage errors and quiet broken pipes."""
     try:
-        typer_app(prog_name=prog, standalone_mode=False)
+        status = typer_app(prog_name=prog, standalone_mode=False)
     except typer.TyperException as exc:
         hint = f" (see '{prog} --help')" if exc.exit_code == 2 else ""
         sys.stderr.write(f"{prog}: error: {exc.format_message()}{hint}\n")
@@ -241,6 +246,8 @@ def _run(typer_app: typer.Typer, prog: str) -> None:
         # The reader (head, less) went away: not an error of ours.
         sys.stderr.close()
         sys.exit(0)
+    # Without standalone mode an Exit comes back as the return value.
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 def main() -> None:

@@ -98,6 +98,12 @@ def _when(finding: Finding) -> str:
     return first if first.endswith(last) else f"{first}..{last}"
 
 
+def _action(finding: Finding) -> str:
+    if finding.access_line is not None:
+        return "helo_access"
+    return "client only" if finding.client_access else "-"
+
+
 def render_table(findings: Sequence[Finding], width: int = 48) -> str:
     """A plain-text table for a terminal or an e-mail."""
     if not findings:
@@ -115,9 +121,10 @@ def render_table(findings: Sequence[Finding], width: int = 48) -> str:
             _when(f),
             f.spf or "-",
             f"{f.verdict.label.value} {f.verdict.score:+g}",
+            _action(f),
             display_text(evidence),
         ])
-    headers = ["HELO", "client", "check", "sess", "seen", "SPF", "verdict", "evidence"]
+    headers = ["HELO", "client", "check", "sess", "seen", "SPF", "verdict", "suggest", "evidence"]
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True) + "\n"
 
 
@@ -132,11 +139,7 @@ def render_client_access(findings: Sequence[Finding]) -> str:
     blocks = []
     seen: set[str] = set()
     for f in findings:
-        if f.access_line is None and not (
-            f.verdict.label.value == "legitimate" and f.not_suggested_because
-        ):
-            continue
-        if f.client_ip in seen:
+        if not f.client_access or f.client_ip in seen:
             continue
         seen.add(f.client_ip)
         blocks.append(

@@ -112,12 +112,15 @@ class HeloSession:
 
     @property
     def sent_helo(self) -> bool | None:
-        """Whether the client sent HELO/EHLO: from the counters, the log's helo=, or None."""
+        """Whether a HELO/EHLO was accepted: from the log's helo=, the counters, or None.
+
+        ``ehlo=0/1`` (EHLO with no name, answered ``501 Syntax``) stores no HELO.
+        """
         if self.helo is not None:
             return True
         if self.counters is None:
             return None
-        return "helo" in self.counters or "ehlo" in self.counters
+        return any(self.counters.get(cmd, (0, 0))[0] > 0 for cmd in ("helo", "ehlo"))
 
     @property
     def helo_required_reject(self) -> bool:

@@ -32,3 +32,20 @@ def dns_server() -> Iterator[DnsServerFactory]:
     for server in servers:
         server.stop()
         assert not server.errors, f"the test DNS server failed: {server.errors!r}"
+
+
+_SUGGESTION_METRICS: dict[str, str] = {}
+
+
+@pytest.fixture
+def suggestion_metrics() -> dict[str, str]:
+    """Where ground-truth tests record the precision and recall of the suggestions."""
+    return _SUGGESTION_METRICS
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the suggestions' precision and recall at the end of the run."""
+    if _SUGGESTION_METRICS:
+        terminalreporter.section("helo_access suggestions vs. ground truth")
+        for label, text in sorted(_SUGGESTION_METRICS.items()):
+            terminalreporter.write_line(f"{label}: {text}")

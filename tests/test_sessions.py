@@ -124,3 +124,14 @@ Nov 24 22:04:12 vm postfix/enforce/smtpd[15967]: disconnect from unknown[127.0.0
     assert "does not resolve" in session.hostname_warning
     assert session.ended_by == "lost connection after EHLO"
     assert session.sent_helo is True and session.helo is None
+
+
+def test_ehlo_without_a_name_stores_no_helo() -> None:
+    # Fixture line shape: EHLO with no argument gets 501 Syntax, then MAIL gets 503.
+    sessions, _ = sessions_of("""
+Aug 16 19:48:51 mail postfix/smtpd[838792]: connect from unknown[80.94.92.60]
+Aug 16 19:48:52 mail postfix/smtpd[838792]: disconnect from unknown[80.94.92.60] ehlo=0/1 mail=0/1 rcpt=0/1 quit=1 commands=1/4
+""")
+    (session,) = sessions
+    assert session.sent_helo is False
+    assert session.helo_required_reject is True

@@ -1,0 +1,160 @@
+"""The console scripts as a user runs them: exit codes, one-line errors, real DNS on loopback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parent.parent
+PEER_LOGS = REPO.parent / "shared" / "peer-logs"
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(args), input=stdin, capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+
+
+def analyze(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return run(str(BIN / "analyze"), *args, stdin=stdin)
+
+
+def loganalyze(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return run(str(BIN / "loganalyze"), *args, stdin=stdin)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().split("\n")
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert_one_line_error(analyze(str(tmp_path / "nope.log")), "nope.log", "no such file")
+
+
+def test_damaged_gzip(tmp_path: Path) -> None:
+    damaged = tmp_path / "mail.log.2.gz"
+    damaged.write_bytes(gzip.compress(b"Aug 16 04:21:13 mail postfix/smtpd[1]: x\n" * 50)[:40])
+    assert_one_line_error(analyze(str(damaged)), "mail.log.2.gz", "damaged compressed file")
+
+
+def test_unknown_option() -> None:
+    assert_one_line_error(analyze("--frobnicate", "x.log"), "--frobnicate", "--help")
+
+
+def test_bad_format_choice(tmp_path: Path) -> None:
+    log = tmp_path / "m.log"
+    log.write_text("")
+    assert_one_line_error(analyze(str(log), "--format", "xml"), "xml")
+
+
+def test_malformed_helo_access(tmp_path: Path) -> None:
+    table = tmp_path / "helo_access"
+    table.write_text("# ok\nlonely-key\n")
+    log = tmp_path / "m.log"
+    log.write_text("")
+    assert_one_line_error(
+        analyze(str(log), "--helo-access", str(table), "--no-dns"), "helo_access:2", "no action"
+    )
+
+
+def test_unreadable_nameserver_option(tmp_path: Path) -> None:
+    log = tmp_path / "m.log"
+    log.write_text("")
+    assert_one_line_error(analyze(str(log), "--nameserver", "not a server"), "not a server")
+
+
+def test_python_dash_m_and_stdin() -> None:
+    line = (
+        "Apr  6 13:05:01 server postfix/smtpd[20589]: NOQUEUE: reject: RCPT from "
+        "unknown[192.0.2.116]: 504 5.5.2 <WIN-6A0KEE6QVP5>: Helo command rejected: need "
+        "fully-qualified hostname; from=<spameri@example.com> to=<spameri@example.com> "
+        "proto=ESMTP helo=<WIN-6A0KEE6QVP5>\n"
+    )
+    result = run(sys.executable, "-m", "loganalyze", "analyze", "-", "--no-dns", "-f", "json",
+                 "--year", "2026", stdin=line)
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["helo"] == "WIN-6A0KEE6QVP5"
+    assert row["check"] == "non_fqdn"
+    assert row["client_ip"] == "192.0.2.116"
+    assert row["rejected"] is True
+    assert row["verdict"] in ("spam", "suspicious")
+    assert "access_line" not in row
+    assert "1 lines read" in result.stderr
+
+
+def test_summary_counts_garbage_and_verbose_shows_it(tmp_path: Path) -> None:
+    log = tmp_path / "m.log"
+    log.write_bytes(
+        b"Aug 16 04:21:13 mail postfix/smtpd[1]: connect from a.example[192.0.2.1]\n"
+        b"\xff\xfe binary \x00 junk\n"
+        b"Aug 16 04:21:14 mail postfix/qmgr[2]: 4F1A21C0F3A: removed\n"
+    )
+    result = analyze(str(log), "--no-dns", "-v")
+    assert result.returncode == 0
+    assert "3 lines read: 1 used, 1 irrelevant, 1 not understood" in result.stderr
+    assert "line 2: not a syslog line" in result.stderr
+
+
+def test_check_json_against_loopback_dns(dns_server) -> None:  # type: ignore[no-untyped-def]
+    server = dns_server({
+        "mx.example.com": {"A": ["192.0.2.25"]},
+        "nodata.example.com": {"TXT": ["v=spf1 -all"]},
+        "broken.example.com": {"rcode": "SERVFAIL"},
+    })
+    result = loganalyze(
+        "check", "-f", "json", "--nameserver", server.address, "--no-dns-cache",
+        "ip-172-30-0-149.ec2.internal", "mx.example.com", "mailer01", "nodata.example.com",
+        "broken.example.com", "[192.0.2.1]", "mx.example.com.",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = {r["helo"]: r for r in json.loads(result.stdout)}
+    assert rows["ip-172-30-0-149.ec2.internal"] == {
+        "helo": "ip-172-30-0-149.ec2.internal", "invalid": False, "non_fqdn": False,
+        "unknown": True, "dns": "nxdomain",
+        "reply": "450 4.7.1 <ip-172-30-0-149.ec2.internal>: Helo command rejected: Host not found",
+    }
+    assert rows["mx.example.com"]["reply"] is None and rows["mx.example.com"]["dns"] == "found"
+    assert rows["mailer01"]["reply"] == (
+        "504 5.5.2 <mailer01>: Helo command rejected: need fully-qualified hostname")
+    assert rows["nodata.example.com"]["dns"] == "nodata"
+    assert rows["nodata.example.com"]["unknown"] is True
+    # A temporary failure is never reported as unknown host.
+    assert rows["broken.example.com"]["dns"] == "servfail"
+    assert rows["broken.example.com"]["unknown"] is None
+    assert rows["[192.0.2.1]"]["dns"] == "not_queried" and rows["[192.0.2.1]"]["reply"] is None
+    # The trailing dot always fails the unknown check, without a query.
+    assert rows["mx.example.com."]["unknown"] is True
+    assert server.count("mx.example.com.") == 0 or server.count("mx.example.com") >= 1
+
+
+def test_check_reads_names_from_stdin() -> None:
+    result = loganalyze("check", "-", "--no-dns", "-f", "json", stdin="EXCH01\n\nfoo bar\n")
+    assert result.returncode == 0
+    rows = json.loads(result.stdout)
+    assert [r["helo"] for r in rows] == ["EXCH01", "foo?bar"]
+    assert rows[1]["invalid"] is True
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "helo-access", "client-access"])
+def test_every_format_runs_on_a_real_log(fmt: str) -> None:
+    log = PEER_LOGS / "local_postfix-3.7.11_maillog_helo-checks-enforce-nodelay.log"
+    result = analyze(str(log), "--no-dns", "--format", fmt, "--postfix-config",
+                     str(REPO / "fixtures" / "postfix"))
+    assert result.returncode == 0, result.stderr
+    if fmt == "json":
+        rows = json.loads(result.stdout)
+        assert rows and {"helo", "client_ip", "client_name", "check", "verdict", "evidence",
+                         "sessions", "first_seen", "last_seen", "spf", "rejected"} <= set(rows[0])
