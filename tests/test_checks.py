@@ -1,7 +1,7 @@
 """Tests for loganalyze.checks: Postfix's three HELO checks, re-run offline.
 
 Expected values come from Postfix's source (cited per row) and from the
-verified table and real Postfix 3.7.11 logs in /work/shared; they were written
+verified table and real Postfix 3.7.11 logs (tests/data/peer-logs); they were written
 down from those rules, not from this module's output.
 """
 
@@ -32,7 +32,7 @@ from loganalyze.checks import (
 )
 from loganalyze.dns import DnsStatus, HostLookup
 
-PEER_LOGS = Path("/work/shared/peer-logs")
+PEER_LOGS = Path(__file__).resolve().parent / "data" / "peer-logs"
 HELO_LOGS = sorted(PEER_LOGS.glob("local_postfix-3.7.11_maillog_helo-checks-*.log"))
 
 # Reason texts exactly as Postfix logs them (smtpd_check.c).

@@ -12,7 +12,7 @@ import pytest
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
-PEER_LOGS = REPO.parent / "shared" / "peer-logs"
+PEER_LOGS = REPO / "tests" / "data" / "peer-logs"
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
