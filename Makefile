@@ -36,5 +36,9 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check loganalyze tests
 	$(BIN)/mypy
 
+# Regenerate fixtures/lab/recorded from the real Postfix (root, Debian 12; not part of `make test`).
+lab:
+	sudo fixtures/lab/record-all.sh
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -11,14 +11,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .checks import Check, HeloCheckResult, check_helo, dns_query_name
-from .dns import HostLookup, HostResolver
+from .dns import DnsResolver, HostLookup, HostResolver
 from .helo_access import HeloAccessTable, access_key, format_entry, unsafe_reason
 from .postfix_config import ServerIdentity
 from .senders import SenderStats, Traffic, add_session
 from .sessions import SessionBuilder, SessionStats
 from .sources import read_lines
+from .spf_check import SpfOutcome, check_many
 from .tokenizer import Tokenizer, TokenizerStats
 from .verdict import DEFAULT_WEIGHTS, Label, Verdict, Weights, judge
+
+# Resolvers that can answer the single questions SPF needs.
+QueryResolverTypes = (DnsResolver,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,10 @@ class AnalyzeOptions:
     """The clock used to infer the year of traditional syslog lines (tests pin it)."""
     on_line_block: Callable[[int], None] | None = None
     """Progress callback: called with the number of lines read so far, every 64k lines."""
+    recheck_spf: bool = True
+    """Evaluate SPF ourselves for rejected senders policyd-spf never saw (needs real DNS)."""
+    spf_budget: float = 30.0
+    """Seconds all SPF re-checks together may take."""
 
 
 def collect_traffic(
@@ -117,27 +125,40 @@ def _best_spf(sender: SenderStats) -> str | None:
     return min(results, key=lambda r: order.index(r) if r in order else 9)
 
 
+def _check_of(sender: SenderStats, result: HeloCheckResult | None) -> Check | None:
+    """The check this sender failed: as logged, else as re-run; None if it passes."""
+    if not sender.helo:
+        return Check.HELO_REQUIRED if sender.helo_required_rejects else None
+    if sender.logged_checks:
+        return _first_in_order(sender.logged_checks)
+    return result.first_failed if result is not None else None
+
+
+_ORDER = [Check.INVALID, Check.NON_FQDN, Check.UNKNOWN, Check.HELO_REQUIRED]
+
+
+def _first_in_order(checks: Iterable[Check]) -> Check:
+    """The check Postfix evaluates first in the tutorial's restriction order."""
+    return min(checks, key=_ORDER.index)
+
+
 def _finding(
     sender: SenderStats, traffic: Traffic, result: HeloCheckResult | None,
-    options: AnalyzeOptions,
+    options: AnalyzeOptions, spf_recheck: SpfOutcome | None,
 ) -> Finding | None:
-    logged = sender.logged_checks.most_common(1)[0][0] if sender.logged_checks else None
-    if not sender.helo:
-        if not sender.helo_required_rejects:
-            return None
-        check = Check.HELO_REQUIRED
+    logged = _first_in_order(sender.logged_checks) if sender.logged_checks else None
+    check_or_none = _check_of(sender, result)
+    if check_or_none is None:
+        return None
+    check = check_or_none
+    if check is Check.HELO_REQUIRED or result is None:
         reply = "503 5.5.1 Error: send HELO/EHLO first"
         dns = "not_queried"
     else:
-        assert result is not None
-        check_or_none = logged or result.first_failed
-        if check_or_none is None:
-            return None
-        check = check_or_none
         reply = sender.first_reply or result.reply or ""
         dns = result.dns
     client = traffic.clients.get(sender.client_ip)
-    verdict = judge(sender, client, options.weights)
+    verdict = judge(sender, client, options.weights, spf_recheck=spf_recheck, helo_dns=dns)
     now_passes = result is not None and logged is not None and not result.failed and (
         result.unknown is False
     )
@@ -204,6 +225,30 @@ def _comments(sender: SenderStats, check: Check, verdict: Verdict) -> list[str]:
     ]
 
 
+def _sender_domain(sender: SenderStats) -> str:
+    """The envelope sender's domain (the first one seen), or the HELO for the null sender."""
+    for address in sorted(sender.senders):
+        if "@" in address:
+            return address.rpartition("@")[2].lower()
+    return sender.helo.lower().rstrip(".")
+
+
+def _recheck_spf(
+    candidates: list[SenderStats], options: AnalyzeOptions
+) -> dict[tuple[str, str], SpfOutcome]:
+    """SPF for the candidates policyd-spf never saw, when real DNS is available."""
+    resolver = options.resolver
+    if not options.recheck_spf or not isinstance(resolver, QueryResolverTypes):
+        return {}
+    items = []
+    for sender in candidates:
+        if sender.spf or not sender.helo:
+            continue
+        address = next((a for a in sorted(sender.senders) if "@" in a), "")
+        items.append((sender.client_ip, address, sender.helo))
+    return check_many(resolver, items, total_budget=options.spf_budget)
+
+
 def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> tuple[list[Finding], int, int]:
     """Run the checks (one DNS batch) and verdicts over every sender."""
     helos = {s.helo for s in traffic.senders.values() if s.helo}
@@ -215,9 +260,14 @@ def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> tuple[list[Findi
     for helo in helos:
         query = queries.get(helo)
         results[helo] = check_helo(helo, lookups.get(query) if query else None)
+    candidates = [s for s in traffic.senders.values()
+                  if _check_of(s, results.get(s.helo)) is not None]
+    rechecks = _recheck_spf(candidates, options)
     findings = []
-    for sender in traffic.senders.values():
-        finding = _finding(sender, traffic, results.get(sender.helo), options)
+    for sender in candidates:
+        domain = _sender_domain(sender)
+        finding = _finding(sender, traffic, results.get(sender.helo), options,
+                           rechecks.get((sender.client_ip, domain)))
         if finding is not None:
             findings.append(finding)
     findings.sort(key=lambda f: (not f.suggested, f.verdict.label != Label.LEGITIMATE,

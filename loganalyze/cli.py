@@ -34,6 +34,7 @@ from .report import (
     render_table,
     render_unparsed,
 )
+from .verdict import DEFAULT_WEIGHTS, load_weights
 
 
 class CheckFormat(enum.StrEnum):
@@ -136,6 +137,11 @@ def analyze_command(
         int | None,
         typer.Option("--year", help="Year of the first line of traditional syslog logs."),
     ] = None,
+    weights: Annotated[
+        Path | None,
+        typer.Option("--weights", metavar="TOML",
+                     help="Evidence weights to override (see loganalyze/verdict.py: Weights)."),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show samples of lines not understood.")
     ] = False,
@@ -153,6 +159,7 @@ def analyze_command(
             options = AnalyzeOptions(
                 resolver=resolver, server=server, helo_access=table, year=year,
                 on_line_block=sink.lines,
+                weights=load_weights(weights) if weights is not None else DEFAULT_WEIGHTS,
             )
             analysis = analyze_logs(logs, options)
     except LogAnalyzeError as exc:

@@ -37,6 +37,8 @@ class ClientStats:
     """Reject categories (rbl, relay, user_unknown, helo_unknown, ...) -> count."""
     hostname_warnings: int = 0
     """Sessions preceded by a 'does not resolve to address' warning."""
+    temporary_hostname_warnings: int = 0
+    """Of those, the ones where the lookup failed temporarily: no proof against the client."""
     recipients: set[str] = field(default_factory=set)
     senders: set[str] = field(default_factory=set)
 
@@ -114,6 +116,8 @@ def add_session(traffic: Traffic, session: HeloSession) -> None:
     client.queued += session.queued
     if session.hostname_warning:
         client.hostname_warnings += 1
+        if "Temporary failure" in session.hostname_warning:
+            client.temporary_hostname_warnings += 1
     for reject in session.rejects:
         client.rejects[reject.category] += 1
     if len(client.recipients) < _KEEP:

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import enum
 import statistics
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
 
 from .domains import is_generic_name, registered_domain, same_organisation
+from .errors import ConfigError
 from .senders import ClientStats, SenderStats
+from .spf_check import SpfOutcome
 
 
 class Label(enum.StrEnum):
@@ -57,6 +62,8 @@ class Weights:
     relay_attempt: float = -2.0
     spf_rejected: float = -3.0
     seen_several_days: float = 1.0
+    helo_dns_temporary: float = -0.5
+    """The HELO's DNS fails temporarily: Postfix defers, and the name may resolve later."""
     legitimate_at: float = 3.0
     """A score at or above this is ``legitimate``."""
     spam_below: float = 0.0
@@ -67,6 +74,30 @@ class Weights:
 
 
 DEFAULT_WEIGHTS = Weights()
+
+
+def load_weights(path: str | Path) -> Weights:
+    """Weights from a TOML file: any subset of :class:`Weights` fields, e.g. ``spf_pass = 4``.
+
+    Keys may sit at the top level or in a ``[weights]`` table.
+    """
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the weights file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    table = data.get("weights", data)
+    known = {f.name: f.type for f in fields(Weights)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(
+                f"{path}: unknown weight {key!r}; known: {', '.join(sorted(known))}")
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ConfigError(f"{path}: weight {key!r} must be a number, not {value!r}")
+        values[key] = int(value) if known[key] in ("int", int) else float(value)
+    return replace(DEFAULT_WEIGHTS, **values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,34 +131,44 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _spf_evidence(sender: SenderStats, w: Weights) -> list[Evidence]:
-    if not sender.spf:
-        return []
-    # The best result per domain decides: one pass outweighs an earlier temperror.
-    order = ["pass", "neutral", "none", "temperror", "permerror", "softfail", "fail"]
-    result, domain = min(sender.spf, key=lambda rd: order.index(rd[0]) if rd[0] in order else 9)
+_SPF_ORDER = ["pass", "neutral", "none", "temperror", "permerror", "softfail", "fail"]
+
+
+def _spf_words(result: str, domain: str, how: str, w: Weights) -> list[Evidence]:
     where = domain or "the sender"
-    if result == "pass":
-        return [Evidence(f"SPF pass for {where} (logged by policyd-spf)", w.spf_pass)]
-    if result == "fail":
-        return [Evidence(f"SPF fail for {where} (logged by policyd-spf)", w.spf_fail)]
-    if result == "softfail":
-        return [Evidence(f"SPF softfail for {where} (logged by policyd-spf)", w.spf_softfail)]
+    weight = {"pass": w.spf_pass, "fail": w.spf_fail, "softfail": w.spf_softfail,
+              "none": w.spf_none}.get(result, 0.0)
     if result == "none":
-        return [Evidence(f"no SPF record for {where} (logged by policyd-spf)", w.spf_none)]
-    return [Evidence(f"SPF {result} for {where} (logged by policyd-spf)", 0.0)]
+        return [Evidence(f"no SPF record for {where} ({how})", weight)]
+    return [Evidence(f"SPF {result} for {where} ({how})", weight)]
+
+
+def _spf_evidence(
+    sender: SenderStats, w: Weights, recheck: SpfOutcome | None
+) -> list[Evidence]:
+    if sender.spf:
+        # The best logged result decides: one pass outweighs an earlier temperror.
+        result, domain = min(
+            sender.spf, key=lambda rd: _SPF_ORDER.index(rd[0]) if rd[0] in _SPF_ORDER else 9)
+        return _spf_words(result, domain, "logged by policyd-spf", w)
+    if recheck is not None:
+        return _spf_words(recheck.result, recheck.domain, "re-checked", w)
+    return []
 
 
 def _client_evidence(sender: SenderStats, client: ClientStats | None, w: Weights) -> list[Evidence]:
     name = sender.client_name
     out: list[Evidence] = []
-    if name == "unknown":
+    if name == "unknown" and client is not None and client.temporary_hostname_warnings:
+        out.append(Evidence("client's reverse name could not be verified (temporary DNS "
+                            "failure)", 0.0))
+    elif name == "unknown":
         out.append(Evidence("client has no forward-confirmed reverse name", w.no_reverse_name))
     elif is_generic_name(name, sender.client_ip):
         out.append(Evidence(f"generic reverse name {name}", w.generic_name))
     else:
         out.append(Evidence(f"reverse DNS forward-confirmed ({name})", w.fcrdns))
-    if client is not None and client.hostname_warnings:
+    if client is not None and client.hostname_warnings > client.temporary_hostname_warnings:
         out.append(
             Evidence("Postfix warned: reverse name does not resolve to the address",
                      w.reverse_mismatch)
@@ -195,20 +236,49 @@ def _recipient_evidence(
     return out
 
 
+def _has_identity(evidence: list[Evidence], w: Weights) -> bool:
+    """SPF pass or a forward-confirmed, non-generic name: proof of who is sending.
+
+    Retries and matching names can be imitated by a bot; without one of these
+    no sender is called legitimate.
+    """
+    return any(
+        (e.weight == w.spf_pass and e.text.startswith("SPF pass"))
+        or (e.weight == w.fcrdns and e.text.startswith("reverse DNS forward-confirmed"))
+        for e in evidence
+    )
+
+
 def judge(
-    sender: SenderStats, client: ClientStats | None, weights: Weights = DEFAULT_WEIGHTS
+    sender: SenderStats,
+    client: ClientStats | None,
+    weights: Weights = DEFAULT_WEIGHTS,
+    *,
+    spf_recheck: SpfOutcome | None = None,
+    helo_dns: str | None = None,
 ) -> Verdict:
-    """Weigh what the log says about one sender and label it."""
+    """Weigh what the log (and, if given, a re-checked SPF result) says about one sender.
+
+    ``helo_dns`` is the DNS outcome of the unknown check (``servfail``,
+    ``timeout``... count as a caution).
+    """
     evidence: list[Evidence] = []
-    evidence += _spf_evidence(sender, weights)
+    evidence += _spf_evidence(sender, weights, spf_recheck)
     evidence += _client_evidence(sender, client, weights)
     evidence += _relation_evidence(sender, weights)
     evidence += _retry_evidence(sender, weights)
     evidence += _recipient_evidence(sender, client, weights)
     if len(sender.days) > 1:
         evidence.append(Evidence(f"seen on {len(sender.days)} days", weights.seen_several_days))
+    if helo_dns in ("servfail", "timeout", "refused"):
+        evidence.append(Evidence(f"the HELO's DNS fails temporarily ({helo_dns})",
+                                 weights.helo_dns_temporary))
     score = round(sum(e.weight for e in evidence), 2)
-    if score >= weights.legitimate_at:
+    if score >= weights.legitimate_at and not _has_identity(evidence, weights):
+        evidence.append(Evidence("no proof of identity (no SPF pass, no forward-confirmed "
+                                 "name)", 0.0))
+        label = Label.SUSPICIOUS
+    elif score >= weights.legitimate_at:
         label = Label.LEGITIMATE
     elif score < weights.spam_below:
         label = Label.SPAM
