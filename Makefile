@@ -36,6 +36,11 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check loganalyze tests
 	$(BIN)/mypy
 
+# Open the notebooks in JupyterLab (installs the notebooks extra first).
+notebook: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[notebooks]'
+	$(BIN)/jupyter lab notebooks/
+
 # Regenerate fixtures/lab/recorded from the real Postfix (root, Debian 12; not part of `make test`).
 lab:
 	sudo fixtures/lab/record-all.sh

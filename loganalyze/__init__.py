@@ -45,3 +45,17 @@ __all__ = [
     "tokenize",
 ]
 __version__ = "0.1.0"
+
+# The DataFrame API lives in frames.py, the only module that imports pandas; it is
+# loaded on first use so the command line starts without pandas.
+_FRAMES = {"COLUMNS", "analyze", "check_frame", "findings_frame", "read_events",
+           "senders_frame", "sessions_frame", "suggestions_frame"}
+__all__ += sorted(_FRAMES)
+
+
+def __getattr__(name: str) -> object:
+    if name in _FRAMES:
+        from . import frames
+
+        return getattr(frames, name)
+    raise AttributeError(f"module 'loganalyze' has no attribute {name!r}")

@@ -49,6 +49,8 @@ class Finding:
     """DNS outcome for the unknown check (found, nxdomain, ..., skipped, not_queried)."""
     senders: tuple[str, ...]
     """Envelope senders seen (a few)."""
+    sender_domain: str
+    """The envelope sender's domain (the HELO for the null sender): findings group by it."""
     access_line: str | None
     """The postmap-ready helo_access entry, when the sender is suggested."""
     not_suggested_because: str | None
@@ -196,6 +198,7 @@ def _finding(
         reply=reply,
         dns=dns,
         senders=tuple(sorted(sender.senders))[:5],
+        sender_domain=_sender_domain(sender),
         access_line=access_line,
         not_suggested_because=why_not,
         client_access=client_access,

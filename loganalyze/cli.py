@@ -9,12 +9,21 @@ from __future__ import annotations
 import enum
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 
-from .analysis import AnalyzeOptions, analyze_logs
+from .access_table import (
+    domain_options,
+    merge_table,
+    render_domain_options,
+    render_review,
+    review,
+    write_atomically,
+)
+from .analysis import Analysis, AnalyzeOptions, analyze_logs
 from .checks import check_helo, dns_query_name, sanitize_helo
 from .dns import DnsResolver, HostResolver, NoDnsResolver
 from .dns_cache import DnsCache
@@ -137,6 +146,12 @@ def analyze_command(
         int | None,
         typer.Option("--year", help="Year of the first line of traditional syslog logs."),
     ] = None,
+    write: Annotated[
+        Path | None,
+        typer.Option("--write", metavar="PATH",
+                     help="Add the suggested lines to this helo_access file (atomic, with a "
+                          "backup); it prints the postmap command, never runs it."),
+    ] = None,
     weights: Annotated[
         Path | None,
         typer.Option("--weights", metavar="TOML",
@@ -150,6 +165,8 @@ def analyze_command(
     ] = False,
 ) -> None:
     """List senders whose HELO was (or would be) rejected, with a verdict and evidence."""
+    if helo_access is None and write is not None and write.exists():
+        helo_access = write  # what is already in the file is not suggested again
     try:
         server = _server(postfix_config)
         table = load_helo_access(helo_access) if helo_access is not None else None
@@ -165,21 +182,58 @@ def analyze_command(
     except LogAnalyzeError as exc:
         _fail(str(exc))
     findings = analysis.suggestions if suggest else analysis.findings
+    options_text = render_domain_options(domain_options(analysis.findings, server))
     if output_format is OutputFormat.TABLE:
         text = render_suggest(findings) if suggest else render_table(findings)
+        if suggest and options_text:
+            text += "\n" + options_text
+        if table is not None:
+            try:
+                items = review(table, analysis, resolver)
+            except LogAnalyzeError as exc:
+                _fail(str(exc))
+            text += ("\n" + render_review(items)) if items else ""
     elif output_format is OutputFormat.JSON:
         text = render_json(findings)
     elif output_format is OutputFormat.CSV:
         text = render_csv(findings)
     elif output_format is OutputFormat.HELO_ACCESS:
         text = render_helo_access(analysis.suggestions)
+        if options_text:
+            text += "\n" + options_text
     else:
         text = render_client_access(analysis.findings)
     sys.stdout.write(text)
     if not quiet:
         sys.stderr.write(render_summary(analysis))
+    if write is not None:
+        _write_table(write, analysis, options_text)
     if verbose:
         sys.stderr.write(render_unparsed(analysis))
+
+
+def _write_table(path: Path, analysis: Analysis, options_text: str) -> None:
+    """Append the suggestions to the user's table, safely, and say what to run next."""
+    additions = [f.access_line for f in analysis.suggestions if f.access_line is not None]
+    if options_text:
+        additions.append(options_text.rstrip("\n"))
+    if not additions:
+        sys.stderr.write(f"{path}: nothing to add\n")
+        return
+    when = datetime.now()
+    try:
+        original = path.read_text(encoding="utf-8") if path.exists() else ""
+        backup = write_atomically(path, merge_table(original, additions, when), when)
+    except OSError as exc:
+        _fail(f"{path}: cannot read the table ({exc.strerror})")
+    except LogAnalyzeError as exc:
+        _fail(str(exc))
+    count = len(analysis.suggestions)
+    sys.stderr.write(
+        f"{path}: added {count} entr{'y' if count == 1 else 'ies'}"
+        + (f" (backup: {backup})" if backup else "") + "\n"
+        + f"Review it, then run: postmap hash:{path} && postfix reload\n"
+    )
 
 
 @app.command("check")

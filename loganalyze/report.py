@@ -58,6 +58,7 @@ def finding_record(finding: Finding) -> dict[str, Any]:
         "reply": finding.reply,
         "dns": finding.dns,
         "senders": list(finding.senders),
+        "sender_domain": finding.sender_domain,
     }
     if finding.access_line is not None:
         record["access_line"] = finding.access_line.rsplit("\n", 1)[-1]
