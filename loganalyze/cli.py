@@ -177,6 +177,7 @@ def analyze_command(
                 resolver=resolver, server=server, helo_access=table, year=year,
                 on_line_block=sink.lines,
                 weights=load_weights(weights) if weights is not None else DEFAULT_WEIGHTS,
+                spf_budget=dns_deadline,
             )
             analysis = analyze_logs(logs, options)
     except LogAnalyzeError as exc:

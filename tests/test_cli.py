@@ -158,3 +158,26 @@ def test_every_format_runs_on_a_real_log(fmt: str) -> None:
         rows = json.loads(result.stdout)
         assert rows and {"helo", "client_ip", "client_name", "check", "verdict", "evidence",
                          "sessions", "first_seen", "last_seen", "spf", "rejected"} <= set(rows[0])
+
+
+def test_no_reachable_dns_finishes_within_the_deadline_and_says_so(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    # A UDP port on loopback that nobody listens on: every query times out or is refused.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    result = analyze(str(REPO / "fixtures" / "mail.log"), "--year", "2026", "--format", "json",
+                     "--nameserver", f"127.0.0.1:{port}", "--no-dns-cache",
+                     "--dns-timeout", "0.3", "--dns-deadline", "3",
+                     "--postfix-config", str(REPO / "fixtures" / "postfix"))
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 30
+    assert "could not be resolved" in result.stderr
+    rows = json.loads(result.stdout)
+    # Undetermined, never guessed: no HELO is called unknown because DNS was unreachable.
+    assert {r["dns"] for r in rows} <= {"timeout", "refused", "servfail", "not_queried"}
+    assert all(r["check"] != "unknown" or r["rejected"] for r in rows)
