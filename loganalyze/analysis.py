@@ -55,6 +55,8 @@ class Finding:
     """The postmap-ready helo_access entry, when the sender is suggested."""
     not_suggested_because: str | None
     """For a legitimate sender that is not suggested: why (forger rule, already permitted)."""
+    passes_now: bool = False
+    """Postfix rejected this HELO, but it passes all three checks now (e.g. DNS fixed)."""
     client_access: bool = False
     """True when a check_client_access entry for the address is offered (legitimate
     sender, suggested or refused by a forger rule): it cannot be forged."""
@@ -202,6 +204,7 @@ def _finding(
         access_line=access_line,
         not_suggested_because=why_not,
         client_access=client_access,
+        passes_now=now_passes,
     )
 
 

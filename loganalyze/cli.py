@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
@@ -25,12 +25,24 @@ from .access_table import (
 )
 from .analysis import Analysis, AnalyzeOptions, analyze_logs
 from .checks import check_helo, dns_query_name, sanitize_helo
-from .dns import DnsResolver, HostResolver, NoDnsResolver
-from .dns_cache import DnsCache
+from .cli_options import (
+    CacheOpt,
+    DeadlineOpt,
+    HeloAccessOpt,
+    NameserverOpt,
+    NoCacheOpt,
+    NoDnsOpt,
+    PostfixConfigOpt,
+    TimeoutOpt,
+    YearOpt,
+    fail,
+    resolver_for,
+    server_identity,
+)
+from .cli_report import report_command
 from .errors import LogAnalyzeError
 from .helo_access import load_helo_access
-from .postfix_config import ServerIdentity, default_identity, load_identity
-from .progress import ProgressSink, progress
+from .progress import progress
 from .report import (
     OutputFormat,
     display_text,
@@ -62,56 +74,6 @@ app = typer.Typer(
 )
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    prog = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "loganalyze"
-    if prog in ("__main__.py", "-c", "-m"):
-        prog = "loganalyze"
-    sys.stderr.write(f"{prog}: error: {message}\n")
-    raise typer.Exit(code)
-
-
-def _resolver(
-    nameservers: list[str] | None, no_dns: bool, timeout: float, deadline: float,
-    cache_path: Path | None, no_cache: bool, sink: ProgressSink,
-) -> HostResolver:
-    if no_dns:
-        return NoDnsResolver()
-    cache = None if no_cache else DnsCache(cache_path)
-    return DnsResolver(
-        nameservers or None, timeout=timeout, deadline=deadline, cache=cache,
-        progress=sink.names,
-    )
-
-
-def _server(config_dir: Path | None) -> ServerIdentity:
-    return load_identity(config_dir) if config_dir is not None else default_identity()
-
-
-NameserverOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--nameserver", metavar="HOST[:PORT]",
-        help="Ask this DNS server instead of the system resolver (repeatable).",
-    ),
-]
-NoDnsOpt = Annotated[
-    bool, typer.Option("--no-dns", help="Skip DNS; rely on what the log says.")
-]
-TimeoutOpt = Annotated[
-    float, typer.Option("--dns-timeout", metavar="SECONDS", help="Timeout per DNS query.")
-]
-DeadlineOpt = Annotated[
-    float,
-    typer.Option("--dns-deadline", metavar="SECONDS", help="Time limit for all DNS lookups."),
-]
-CacheOpt = Annotated[
-    Path | None,
-    typer.Option("--dns-cache", metavar="PATH",
-                 help="DNS cache file (default: in the user's cache directory)."),
-]
-NoCacheOpt = Annotated[bool, typer.Option("--no-dns-cache", help="Do not use the DNS cache.")]
-
-
 @app.command("analyze")
 def analyze_command(
     logs: Annotated[
@@ -132,20 +94,9 @@ def analyze_command(
     dns_deadline: DeadlineOpt = 30.0,
     dns_cache: CacheOpt = None,
     no_dns_cache: NoCacheOpt = False,
-    helo_access: Annotated[
-        Path | None,
-        typer.Option("--helo-access", metavar="PATH",
-                     help="Your helo_access table: don't suggest what it already permits."),
-    ] = None,
-    postfix_config: Annotated[
-        Path | None,
-        typer.Option("--postfix-config", metavar="DIR",
-                     help="Directory with main.cf (default /etc/postfix if present)."),
-    ] = None,
-    year: Annotated[
-        int | None,
-        typer.Option("--year", help="Year of the first line of traditional syslog logs."),
-    ] = None,
+    helo_access: HeloAccessOpt = None,
+    postfix_config: PostfixConfigOpt = None,
+    year: YearOpt = None,
     write: Annotated[
         Path | None,
         typer.Option("--write", metavar="PATH",
@@ -168,10 +119,10 @@ def analyze_command(
     if helo_access is None and write is not None and write.exists():
         helo_access = write  # what is already in the file is not suggested again
     try:
-        server = _server(postfix_config)
+        server = server_identity(postfix_config)
         table = load_helo_access(helo_access) if helo_access is not None else None
         with progress() as sink:
-            resolver = _resolver(nameserver, no_dns, dns_timeout, dns_deadline, dns_cache,
+            resolver = resolver_for(nameserver, no_dns, dns_timeout, dns_deadline, dns_cache,
                                  no_dns_cache, sink)
             options = AnalyzeOptions(
                 resolver=resolver, server=server, helo_access=table, year=year,
@@ -181,7 +132,7 @@ def analyze_command(
             )
             analysis = analyze_logs(logs, options)
     except LogAnalyzeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     findings = analysis.suggestions if suggest else analysis.findings
     options_text = render_domain_options(domain_options(analysis.findings, server))
     if output_format is OutputFormat.TABLE:
@@ -192,7 +143,7 @@ def analyze_command(
             try:
                 items = review(table, analysis, resolver)
             except LogAnalyzeError as exc:
-                _fail(str(exc))
+                fail(str(exc))
             text += ("\n" + render_review(items)) if items else ""
     elif output_format is OutputFormat.JSON:
         text = render_json(findings)
@@ -226,9 +177,9 @@ def _write_table(path: Path, analysis: Analysis, options_text: str) -> None:
         original = path.read_text(encoding="utf-8") if path.exists() else ""
         backup = write_atomically(path, merge_table(original, additions, when), when)
     except OSError as exc:
-        _fail(f"{path}: cannot read the table ({exc.strerror})")
+        fail(f"{path}: cannot read the table ({exc.strerror})")
     except LogAnalyzeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     count = len(analysis.suggestions)
     sys.stderr.write(
         f"{path}: added {count} entr{'y' if count == 1 else 'ies'}"
@@ -260,12 +211,12 @@ def check_command(
     names = [sanitize_helo(name) for name in names]
     try:
         with progress() as sink:
-            resolver = _resolver(nameserver, no_dns, dns_timeout, dns_deadline, dns_cache,
+            resolver = resolver_for(nameserver, no_dns, dns_timeout, dns_deadline, dns_cache,
                                  no_dns_cache, sink)
             queries = {n: q for n in names if (q := dns_query_name(n)) is not None}
             lookups = resolver.lookup_hosts(sorted(set(queries.values()))) if queries else {}
     except LogAnalyzeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     results = [check_helo(n, lookups.get(queries[n]) if n in queries else None) for n in names]
     if output_format is CheckFormat.JSON:
         records = [
@@ -316,6 +267,8 @@ def main() -> None:
     """Entry point of ``loganalyze`` (and ``python -m loganalyze``)."""
     _run(app, "loganalyze")
 
+
+app.command("report")(report_command)
 
 analyze_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 analyze_app.command()(analyze_command)

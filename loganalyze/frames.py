@@ -51,8 +51,8 @@ from .analysis import (
     judge_traffic,
 )
 from .checks import Check, check_for_reason, check_helo, dns_query_name
-from .dns import DnsResolver, HostResolver, NoDnsResolver
-from .dns_cache import DnsCache
+from .dns import HostResolver
+from .dns_setup import make_resolver
 from .helo_access import HeloAccessTable, load_helo_access
 from .postfix_config import ServerIdentity, default_identity, load_identity
 from .senders import SenderStats, collect
@@ -675,30 +675,6 @@ def sessions_frame(
 
 
 # --- DNS and the analysis ----------------------------------------------------------------
-
-
-def make_resolver(
-    nameservers: Sequence[str] | None = None,
-    *,
-    no_dns: bool = False,
-    dns_timeout: float = 2.0,
-    dns_deadline: float = 30.0,
-    dns_cache: str | os.PathLike[str] | None = None,
-    no_dns_cache: bool = False,
-) -> HostResolver:
-    """The resolver the CLI builds from ``--nameserver``, ``--no-dns``, ``--dns-timeout``,
-    ``--dns-deadline``, ``--dns-cache`` and ``--no-dns-cache``.
-
-    ``no_dns`` asks nothing (the unknown check is undetermined unless the log
-    says); otherwise ``nameservers`` (``HOST[:PORT]``, default: the system's)
-    are asked, with answers kept in the SQLite cache at ``dns_cache`` (default:
-    the user's cache directory) unless ``no_dns_cache``.
-    """
-    if no_dns:
-        return NoDnsResolver()
-    cache = None if no_dns_cache else DnsCache(dns_cache)
-    return DnsResolver(list(nameservers) if nameservers else None, timeout=dns_timeout,
-                       deadline=dns_deadline, cache=cache)
 
 
 class AnalyzeArgs(TypedDict, total=False):

@@ -1,0 +1,126 @@
+"""The ``report`` command: the daily cron job (register with ``app.command("report")``).
+
+Quiet when there is nothing new, so cron's ``MAILTO`` only mails when there
+is something to read. Exit status: 0 on success (with or without output), 2
+on bad usage or unreadable input, 1 when another report holds the lock or on
+other failures. Options shared with ``analyze`` come from :mod:`cli_options`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .analysis import AnalyzeOptions
+from .cli_options import (
+    CacheOpt,
+    DeadlineOpt,
+    HeloAccessOpt,
+    NameserverOpt,
+    NoCacheOpt,
+    NoDnsOpt,
+    PostfixConfigOpt,
+    TimeoutOpt,
+    YearOpt,
+    fail,
+    resolver_for,
+    server_identity,
+)
+from .daily_report import DailyReport, ReportFormat, ReportSettings, parse_when, render, run_report
+from .errors import LogAnalyzeError
+from .helo_access import load_helo_access
+from .incremental import JOURNAL, default_logs
+from .progress import progress
+from .state import StateLockedError, default_state_path
+
+
+def report_command(
+    logs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="LOG...",
+            help="Live mail logs; rotated siblings (.1, .2.gz, -DATE) are found by themselves. "
+                 f"Default: /var/log/mail.log, else the journal ({JOURNAL}).",
+            show_default=False,
+        ),
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option("--state", metavar="PATH",
+                     help="State database (default /var/lib/loganalyze/state.sqlite as root, "
+                          "else in the user's data directory).", show_default=False),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="WHEN",
+                     help="Only sessions from then on: yesterday, today, 7d, 12h, 2026-11-20, "
+                          "2026-11-20T06:00."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", metavar="WHEN",
+                     help="Stop before this time (same forms); later lines wait for the next "
+                          "run."),
+    ] = None,
+    output_format: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ReportFormat.TEXT,
+    always: Annotated[
+        bool, typer.Option("--always", help="Print the report even when there is nothing new.")
+    ] = False,
+    nameserver: NameserverOpt = None,
+    no_dns: NoDnsOpt = False,
+    dns_timeout: TimeoutOpt = 2.0,
+    dns_deadline: DeadlineOpt = 30.0,
+    dns_cache: CacheOpt = None,
+    no_dns_cache: NoCacheOpt = False,
+    helo_access: HeloAccessOpt = None,
+    postfix_config: PostfixConfigOpt = None,
+    year: YearOpt = None,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", metavar="ISO", hidden=True,
+                     help="Pretend the clock reads this (tests and goldens)."),
+    ] = None,
+) -> None:
+    """Mail-ready report of what is new since the last run: for cron, quiet if nothing new."""
+    try:
+        clock = datetime.fromisoformat(now) if now else datetime.now()
+    except ValueError:
+        fail(f"--now {now!r} is not an ISO date-time")
+    try:
+        window_start = parse_when(since, clock) if since else None
+        window_end = parse_when(until, clock) if until else None
+        if window_start and window_end and window_start >= window_end:
+            fail(f"--since ({window_start:%Y-%m-%d %H:%M}) is not before --until "
+                  f"({window_end:%Y-%m-%d %H:%M})")
+        server = server_identity(postfix_config)
+        table = load_helo_access(helo_access) if helo_access is not None else None
+        state_path = state if state is not None else default_state_path()
+        sources = list(logs) if logs else default_logs()
+
+        def output(report: DailyReport) -> None:
+            if report.has_news or always:
+                sys.stdout.write(render(report, output_format))
+                sys.stdout.flush()
+
+        with progress() as sink:
+            resolver = resolver_for(nameserver, no_dns, dns_timeout, dns_deadline, dns_cache,
+                                 no_dns_cache, sink)
+            options = AnalyzeOptions(
+                resolver=resolver, server=server, helo_access=table, year=year,
+                now=clock if now else None, on_line_block=sink.lines, spf_budget=dns_deadline,
+            )
+            settings = ReportSettings(options, window_start, window_end, clock)
+            run_report(sources, state_path, settings, output)
+    except StateLockedError as exc:
+        fail(str(exc), 1)
+    except LogAnalyzeError as exc:
+        fail(str(exc))
+    except sqlite3.Error as exc:
+        fail(f"state database: {exc}", 1)

@@ -1,0 +1,34 @@
+"""Build the resolver that the DNS options (CLI or notebook) ask for."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+from .dns import DnsResolver, HostResolver, NoDnsResolver
+from .dns_cache import DnsCache
+
+
+def make_resolver(
+    nameservers: Sequence[str] | None = None,
+    *,
+    no_dns: bool = False,
+    dns_timeout: float = 2.0,
+    dns_deadline: float = 30.0,
+    dns_cache: str | os.PathLike[str] | None = None,
+    no_dns_cache: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> HostResolver:
+    """The resolver for ``--nameserver``, ``--no-dns``, ``--dns-timeout``,
+    ``--dns-deadline``, ``--dns-cache`` and ``--no-dns-cache``.
+
+    ``no_dns`` asks nothing (the unknown check is undetermined unless the log
+    says); otherwise ``nameservers`` (``HOST[:PORT]``, default: the system's)
+    are asked, with answers kept in the SQLite cache at ``dns_cache`` (default:
+    the user's cache directory) unless ``no_dns_cache``.
+    """
+    if no_dns:
+        return NoDnsResolver()
+    cache = None if no_dns_cache else DnsCache(dns_cache)
+    return DnsResolver(list(nameservers) if nameservers else None, timeout=dns_timeout,
+                       deadline=dns_deadline, cache=cache, progress=progress)
