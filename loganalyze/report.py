@@ -82,10 +82,13 @@ def render_csv(findings: Sequence[Finding]) -> str:
     for finding in findings:
         record = finding_record(finding)
         record["evidence"] = "; ".join(record["evidence"])
-        # Spreadsheets run cells starting with = + - @ as formulas.
         for key, value in record.items():
-            if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-                record[key] = "'" + value
+            if not isinstance(value, str):
+                continue
+            # Control characters would reach whoever cats the file; spreadsheets
+            # run cells starting with = + - @ as formulas.
+            value = display_text(value)
+            record[key] = "'" + value if value[:1] in ("=", "+", "-", "@") else value
         writer.writerow(record)
     return out.getvalue()
 

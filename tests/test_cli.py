@@ -181,3 +181,28 @@ def test_no_reachable_dns_finishes_within_the_deadline_and_says_so(tmp_path: Pat
     # Undetermined, never guessed: no HELO is called unknown because DNS was unreachable.
     assert {r["dns"] for r in rows} <= {"timeout", "refused", "servfail", "not_queried"}
     assert all(r["check"] != "unknown" or r["rejected"] for r in rows)
+
+
+def test_hostile_strings_cannot_drive_the_terminal_or_the_table(tmp_path: Path) -> None:
+    # Postfix writes '?' for control characters, but a log can hold anything (other
+    # syslog senders, a tampered file): escape sequences must never reach the terminal.
+    evil_helo = "x\x1b]0;pwned\x07\x1b[2J.example"
+    log = tmp_path / "mail.log"
+    log.write_text(
+        "Aug 16 10:00:00 mail postfix/smtpd[1]: connect from evil\x1b[31m.example[192.0.2.66]\n"
+        "Aug 16 10:00:01 mail postfix/smtpd[1]: NOQUEUE: reject: RCPT from "
+        f"evil\x1b[31m.example[192.0.2.66]: 501 5.5.2 <{evil_helo}>: Helo command rejected: "
+        f"Invalid name; from=<a@b.example> to=<c@example.com> proto=ESMTP helo=<{evil_helo}>\n"
+        "Aug 16 10:00:01 mail postfix/smtpd[1]: disconnect from evil\x1b[31m.example[192.0.2.66] "
+        "ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4\n"
+    )
+    for fmt in ("table", "helo-access", "client-access", "csv"):
+        result = analyze(str(log), "--no-dns", "--year", "2026", "--format", fmt, "-v")
+        assert result.returncode == 0, result.stderr
+        assert "\x1b" not in result.stdout and "\x07" not in result.stdout, fmt
+        assert "\x1b" not in result.stderr
+    table = analyze(str(log), "--no-dns", "--year", "2026").stdout
+    assert "x\\x1b]0;pwned\\x07\\x1b[2J.example" in table
+    # JSON keeps the string exactly (escaped by JSON itself).
+    (row,) = json.loads(analyze(str(log), "--no-dns", "--year", "2026", "-f", "json").stdout)
+    assert row["helo"] == evil_helo
