@@ -13,7 +13,8 @@ from .dns import DnsResolver, DnsStatus, HostLookup, NoDnsResolver, StaticResolv
 from .errors import ConfigError, InputError, LogAnalyzeError
 from .postfix_config import ServerIdentity, load_identity
 from .sessions import HeloSession, build_sessions
-from .tokenizer import LogRecord, Tokenizer, tokenize
+from .timeline import read_timeline
+from .tokenizer import InputFormat, LogRecord, Tokenizer, tokenize
 from .verdict import Label, Verdict, Weights
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "HeloSession",
     "HostLookup",
     "InputError",
+    "InputFormat",
     "Label",
     "LogAnalyzeError",
     "LogRecord",
@@ -42,6 +44,7 @@ __all__ = [
     "build_sessions",
     "check_helo",
     "load_identity",
+    "read_timeline",
     "tokenize",
 ]
 __version__ = "0.1.0"

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from .checks import Check, HeloCheckResult, check_helo, dns_query_name
 from .dns import DnsResolver, HostLookup, HostResolver
 from .helo_access import HeloAccessTable, access_key, format_entry, unsafe_reason
 from .postfix_config import ServerIdentity
-from .senders import SenderStats, Traffic, add_session
+from .senders import SenderStats, Traffic, add_evidence, add_session
 from .sessions import SessionBuilder, SessionStats
-from .sources import read_lines
 from .spf_check import SpfOutcome, check_many
-from .tokenizer import Tokenizer, TokenizerStats
+from .timeline import read_timeline
+from .tokenizer import ALL_KINDS, EVIDENCE_KINDS, InputFormat, Tokenizer, TokenizerStats
 from .verdict import DEFAULT_WEIGHTS, Label, Verdict, Weights, judge
 
 # Resolvers that can answer the single questions SPF needs.
@@ -99,6 +99,10 @@ class AnalyzeOptions:
     """The clock used to infer the year of traditional syslog lines (tests pin it)."""
     on_line_block: Callable[[int], None] | None = None
     """Progress callback: called with the number of lines read so far, every 64k lines."""
+    input_format: InputFormat = InputFormat.AUTO
+    """Force one log format instead of detecting it per line."""
+    tz: tzinfo | None = None
+    """Zone for epoch time stamps (journal JSON); default the machine's."""
     recheck_spf: bool = True
     """Evaluate SPF ourselves for rejected senders policyd-spf never saw (needs real DNS)."""
     spf_budget: float = 30.0
@@ -114,7 +118,11 @@ def collect_traffic(
     feed = builder.feed
     for lineno, line in enumerate(lines, 1):
         record = parse(line, lineno)
-        if record is not None:
+        if record is None:
+            pass
+        elif record.kind in EVIDENCE_KINDS:
+            add_evidence(traffic, record)
+        else:
             for session in feed(record):
                 add_session(traffic, session)
         if progress is not None and not lineno & 0xFFFF:
@@ -284,7 +292,8 @@ def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> tuple[list[Findi
 
 def analyze_lines(lines: Iterable[str], options: AnalyzeOptions) -> Analysis:
     """Analyze an iterable of log lines (one timeline)."""
-    tokenizer = Tokenizer(year=options.year, now=options.now)
+    tokenizer = Tokenizer(year=options.year, now=options.now, tz=options.tz,
+                          input_format=options.input_format, kinds=ALL_KINDS)
     builder = SessionBuilder()
     traffic = Traffic()
     collect_traffic(lines, tokenizer, builder, traffic, options.on_line_block)
@@ -294,14 +303,15 @@ def analyze_lines(lines: Iterable[str], options: AnalyzeOptions) -> Analysis:
     return Analysis(findings, tokenizer.stats, builder.stats, traffic, names, temporary)
 
 
-def _chain(names: Sequence[str]) -> Iterable[str]:
-    for name in names:
-        yield from read_lines(name)
-
-
 def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
-    """Analyze log files (plain or compressed) or ``-`` for standard input, in order."""
-    return analyze_lines(_chain(paths), options)
+    """Analyze log files (plain or compressed) or ``-`` for standard input as one timeline.
+
+    Files may be given in any order (mail.log, mail.log.1, mail.log.2.gz):
+    they are read oldest first, by their first time stamp.
+    """
+    lines = read_timeline(paths, input_format=options.input_format, tz=options.tz,
+                          now=options.now)
+    return analyze_lines(lines, options)
 
 
 def helo_key(finding: Finding) -> str:

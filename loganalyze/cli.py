@@ -9,9 +9,10 @@ from __future__ import annotations
 import enum
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
@@ -55,6 +56,7 @@ from .report import (
     render_table,
     render_unparsed,
 )
+from .tokenizer import InputFormat
 from .verdict import DEFAULT_WEIGHTS, load_weights
 
 
@@ -79,7 +81,7 @@ def analyze_command(
     logs: Annotated[
         list[str],
         typer.Argument(metavar="LOG...",
-                       help="Mail logs (plain, .gz, .bz2, .xz), oldest first, or - for stdin."),
+                       help="Mail logs (plain, .gz, .bz2, .xz) in any order, or - for stdin."),
     ],
     suggest: Annotated[
         bool,
@@ -102,6 +104,15 @@ def analyze_command(
         typer.Option("--write", metavar="PATH",
                      help="Add the suggested lines to this helo_access file (atomic, with a "
                           "backup); it prints the postmap command, never runs it."),
+    ] = None,
+    input_format: Annotated[
+        InputFormat,
+        typer.Option("--input-format", help="Log format; auto detects it line by line."),
+    ] = InputFormat.AUTO,
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", metavar="ZONE",
+                     help="Time zone for journal time stamps (default: this machine's)."),
     ] = None,
     weights: Annotated[
         Path | None,
@@ -128,7 +139,7 @@ def analyze_command(
                 resolver=resolver, server=server, helo_access=table, year=year,
                 on_line_block=sink.lines,
                 weights=load_weights(weights) if weights is not None else DEFAULT_WEIGHTS,
-                spf_budget=dns_deadline,
+                spf_budget=dns_deadline, input_format=input_format, tz=_zone(tz),
             )
             analysis = analyze_logs(logs, options)
     except LogAnalyzeError as exc:
@@ -162,6 +173,15 @@ def analyze_command(
         _write_table(write, analysis, options_text)
     if verbose:
         sys.stderr.write(render_unparsed(analysis))
+
+
+def _zone(name: str | None) -> tzinfo | None:
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--tz {name!r} is not a time zone name (e.g. Europe/Berlin or UTC)")
 
 
 def _write_table(path: Path, analysis: Analysis, options_text: str) -> None:

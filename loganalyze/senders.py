@@ -18,6 +18,7 @@ from datetime import date, datetime
 
 from .checks import Check
 from .sessions import HeloSession
+from .tokenizer import Kind, LogRecord
 
 # Enough to tell "few" from "many" recipients and to show examples.
 _KEEP = 50
@@ -41,6 +42,16 @@ class ClientStats:
     """Of those, the ones where the lookup failed temporarily: no proof against the client."""
     recipients: set[str] = field(default_factory=set)
     senders: set[str] = field(default_factory=set)
+    postscreen_pass: int = 0
+    """postscreen PASS NEW/OLD: it passed the pregreet and DNSBL tests."""
+    dnsbl_rank: int = 0
+    """Highest postscreen DNSBL rank seen."""
+    dnsbl_lists: set[str] = field(default_factory=set)
+    """DNSBL domains dnsblog said list the address."""
+    postscreen_rejects: int = 0
+    """Rejects and protocol violations (PREGREET, HANGUP, ...) logged by postscreen."""
+    spf_rejects: int = 0
+    """policyd-spf reject/defer lines for this address."""
 
     @property
     def name(self) -> str:
@@ -163,6 +174,35 @@ def add_session(traffic: Traffic, session: HeloSession) -> None:
         sender.senders.update(session.senders)
     if len(sender.recipients) < _KEEP:
         sender.recipients.update(session.recipients)
+
+
+_POSTSCREEN_VIOLATIONS = ("PREGREET", "HANGUP", "COMMAND", "NON-SMTP", "BARE NEWLINE",
+                          "DENYLISTED", "BLACKLISTED")
+
+
+def add_evidence(traffic: Traffic, record: LogRecord) -> None:
+    """Fold a postscreen, dnsblog or SPF-reject record into its client's evidence."""
+    ip = record.client_ip
+    if not ip:
+        return
+    client = traffic.clients.get(ip)
+    if client is None:
+        client = traffic.clients[ip] = ClientStats(ip)
+    kind = record.kind
+    if kind is Kind.POSTSCREEN_PASS:
+        client.postscreen_pass += 1
+    elif kind is Kind.POSTSCREEN_DNSBL:
+        client.dnsbl_rank = max(client.dnsbl_rank, record.score or 0)
+    elif kind is Kind.DNSBL_LISTED:
+        if len(client.dnsbl_lists) < 10:
+            client.dnsbl_lists.add(record.reason)
+    elif kind is Kind.POSTSCREEN_REJECT:
+        client.postscreen_rejects += 1
+    elif kind is Kind.POSTSCREEN_EVENT:
+        if record.stage.startswith(_POSTSCREEN_VIOLATIONS):
+            client.postscreen_rejects += 1
+    elif kind is Kind.SPF_REJECT:
+        client.spf_rejects += 1
 
 
 def collect(sessions: Iterable[HeloSession], traffic: Traffic | None = None) -> Traffic:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .checks import Check, check_for_reason
-from .tokenizer import Kind, LogRecord
+from .tokenizer import EVIDENCE_KINDS, Kind, LogRecord
 
 # A session with no disconnect that has been quiet this long is closed (its
 # disconnect line was lost, or the log was cut); keeps memory bounded.
@@ -183,7 +183,14 @@ class SessionBuilder:
         return session
 
     def feed(self, record: LogRecord) -> Iterator[HeloSession]:
-        """Apply one record; yield any sessions it completes."""
+        """Apply one record; yield any sessions it completes.
+
+        postscreen, dnsblog and SPF-reject records are evidence about a client,
+        not part of an smtpd session: they are ignored here (see
+        :func:`loganalyze.senders.add_evidence`).
+        """
+        if record.kind in EVIDENCE_KINDS:
+            return
         if record.kind is Kind.SPF:
             self._attach_spf(record)
             return

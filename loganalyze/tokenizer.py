@@ -4,25 +4,59 @@ Only the lines the HELO analysis needs become :class:`LogRecord` objects:
 smtpd (and postscreen) session lines, reject lines and SPF policy results.
 Everything else is counted as irrelevant, and lines that look like ours but
 do not parse are kept as :class:`Unparsed` so a run can say what it skipped.
+Every line lands in exactly one of ``stats.matched``, ``stats.irrelevant``
+and ``stats.unparsed``. Which records are made is chosen with ``kinds``: by
+default those the session builder consumes (:data:`SESSION_KINDS`); postscreen,
+dnsblog and policyd-spf reject/defer records (:data:`EVIDENCE_KINDS`) on request.
 
-Formats: traditional syslog (``Aug 16 04:21:13 host prog[pid]: msg``, no
-year), RFC 3339 (rsyslog's default on Debian 12, journalctl ``-o short-iso``),
-``journalctl -o short-precise`` and Postfix's own ``maillog_file``. Line
-shapes follow Postfix 3.x ``smtpd_check.c``/``smtpd.c`` and spf-engine; see
-``postfix-reference.md`` sections 2-4.
+Line formats (:class:`InputFormat`; ``postfix-reference.md`` section 4):
+
+* ``syslog``: ``Nov 24 22:00:10 host prog[pid]: msg``. Traditional syslog
+  (RFC 3164, space-padded day), Postfix's own ``maillog_file`` (zero-padded
+  day, host = first label of ``myhostname``), ``journalctl -o short`` and
+  ``-o short-precise`` (``22:00:10.622313``). No year: see :class:`Tokenizer`.
+* ``rfc3339``: ``2026-11-24T22:00:10.532125+00:00 host prog[pid]: msg``:
+  rsyslog's ``RSYSLOG_FileFormat`` (Debian 12's default), ``journalctl -o
+  short-iso`` and ``-o short-iso-precise`` (offset ``+00:00``, ``+0000``, ``Z``).
+* ``journal-full``: ``Tue 2026-11-24 22:00:29 UTC host prog[pid]: msg``
+  (``journalctl -o short-full``; the zone name is not interpreted).
+* ``journal-unix``: ``1795557629.622313 host prog[pid]: msg`` (``-o short-unix``).
+* ``journal-json``: ``journalctl -o json``, one JSON object per line.
+* ``auto`` (the default) picks the parser per line from its first character,
+  so concatenated inputs of different formats still parse.
+
+Time convention: :attr:`LogRecord.time` is a *naive wall-clock time*, the
+time a traditional syslog file would show for the line. Stamps written with
+a wall clock (syslog, RFC 3339, short-full) are kept as written; epoch stamps
+(journal JSON, short-unix) are converted to wall-clock time in the zone ``tz``
+(default: this machine's zone, as journalctl prints them). When ``tz`` is
+given, RFC 3339 stamps with an offset are converted to that zone too, so a
+log written in UTC and one written in local time line up.
+
+Line shapes follow Postfix 3.x ``smtpd.c``, ``smtpd_check.c``, ``smtpd_peer.c``,
+``postscreen/*.c``, ``dnsblog.c``, spf-engine 3.0.4 ``policyd_spf.py`` and
+postfix-policyd-spf-perl 2.011; see ``postfix-reference.md`` sections 2-4.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import NamedTuple
+from urllib.parse import unquote
 
 # Lines longer than this cannot come from Postfix (records are capped at 2000
-# bytes); refusing them keeps every regex linear on hostile input.
+# bytes, postfix-reference 2.1); refusing them keeps every regex linear on
+# hostile input.
 MAX_LINE = 8192
+# A journal JSON entry carries ~30 fields besides MESSAGE, and a MESSAGE that
+# is not UTF-8 is written as a list of byte values (up to 4 characters each).
+MAX_JSON_LINE = 65536
 
 
 class Kind(enum.StrEnum):
@@ -31,15 +65,74 @@ class Kind(enum.StrEnum):
     CONNECT = "connect"
     DISCONNECT = "disconnect"
     REJECT = "reject"
-    """A ``reject:`` or ``reject_warning:`` line (see ``LogRecord.warning``)."""
+    """A ``reject:`` or ``reject_warning:`` line (see ``LogRecord.warning``).
+
+    Also the ``503 5.5.1 Error: send HELO/EHLO first`` reply of
+    ``smtpd_helo_required``, which smtpd logs only as a verbose chat line
+    (``> name[addr]: 503 ...``, ``smtpd_chat.c``; ``debug_peer_list``).
+    """
     LOST = "lost"
     """``lost connection after X``, ``timeout after X``, ``too many errors after X``."""
     HOSTNAME_MISMATCH = "hostname_mismatch"
     """``warning: hostname X does not resolve to address Y`` and friends."""
     SPF = "spf"
-    """A policyd-spf result for one client."""
+    """A policyd-spf result for one client (a ``Received-SPF`` header it prepends)."""
+    SPF_REJECT = "spf_reject"
+    """A policyd-spf reject or defer line (``LogRecord.action``). Its result
+    (usually fail; no Received-SPF line is logged then) is derived from the
+    explanation and status code, and the client from the explanation URL."""
     CLIENT = "client"
     """``QUEUEID: client=NAME[IP]``: a message was accepted for delivery."""
+    POSTSCREEN_CONNECT = "postscreen_connect"
+    """postscreen ``CONNECT from [ip]:port to [ip]:port``."""
+    POSTSCREEN_PASS = "postscreen_pass"
+    """postscreen ``PASS NEW``/``PASS OLD``: ``reason`` is ``NEW`` or ``OLD``."""
+    POSTSCREEN_DNSBL = "postscreen_dnsbl"
+    """postscreen ``DNSBL rank N for [ip]:port``: ``score`` is N."""
+    POSTSCREEN_REJECT = "postscreen_reject"
+    """postscreen's own ``NOQUEUE: reject:`` lines (RCPT with ``helo=``, or CONNECT)."""
+    POSTSCREEN_EVENT = "postscreen_event"
+    """Other postscreen client lines: ``stage`` is the event word (``PREGREET``,
+    ``HANGUP``, ``COMMAND TIME LIMIT``, ``NON-SMTP COMMAND``, ``BARE NEWLINE``,
+    ``ALLOWLISTED``, ``DENYLISTED``, ``ALLOWLIST VETO``, ...)."""
+    POSTSCREEN_DISCONNECT = "postscreen_disconnect"
+    """postscreen ``DISCONNECT [ip]:port`` (the client did not reach smtpd)."""
+    DNSBL_LISTED = "dnsbl_listed"
+    """dnsblog ``addr IP listed by domain D as A``: ``reason`` is D, ``detail`` A."""
+
+
+SESSION_KINDS: frozenset[Kind] = frozenset(
+    {Kind.CONNECT, Kind.DISCONNECT, Kind.REJECT, Kind.LOST, Kind.HOSTNAME_MISMATCH,
+     Kind.SPF, Kind.CLIENT}
+)
+"""The kinds the session builder consumes; the default of :class:`Tokenizer`."""
+POSTSCREEN_KINDS: frozenset[Kind] = frozenset(
+    {Kind.POSTSCREEN_CONNECT, Kind.POSTSCREEN_PASS, Kind.POSTSCREEN_DNSBL,
+     Kind.POSTSCREEN_REJECT, Kind.POSTSCREEN_EVENT, Kind.POSTSCREEN_DISCONNECT,
+     Kind.DNSBL_LISTED}
+)
+"""postscreen and dnsblog records (evidence such as "postscreen PASS", "DNSBL rank N")."""
+EVIDENCE_KINDS: frozenset[Kind] = POSTSCREEN_KINDS | {Kind.SPF_REJECT}
+"""Records the session builder does not consume yet: evidence for a later stage."""
+ALL_KINDS: frozenset[Kind] = frozenset(Kind)
+"""Every kind of record."""
+
+
+class InputFormat(enum.StrEnum):
+    """How the lines of a log are written (see the module docstring)."""
+
+    AUTO = "auto"
+    """Pick the parser per line."""
+    SYSLOG = "syslog"
+    """``Mmm dd hh:mm:ss[.frac] host tag[pid]: msg`` (syslog, maillog_file, journalctl short)."""
+    RFC3339 = "rfc3339"
+    """``YYYY-MM-DDThh:mm:ss[.frac]±hh:mm host tag[pid]: msg`` (rsyslog, short-iso)."""
+    JOURNAL_FULL = "journal-full"
+    """``journalctl -o short-full``."""
+    JOURNAL_UNIX = "journal-unix"
+    """``journalctl -o short-unix``."""
+    JOURNAL_JSON = "journal-json"
+    """``journalctl -o json``."""
 
 
 @dataclass(slots=True)
@@ -48,14 +141,14 @@ class LogRecord:
 
     kind: Kind
     time: datetime
-    """Wall-clock time as the log wrote it (no time zone)."""
+    """Naive wall-clock time: as written, or an epoch converted to ``tz`` (module docstring)."""
     host: str
     """The syslog host name: sessions on different hosts never mix."""
     service: str
     """The syslog tag without pid, e.g. ``postfix/submission/smtpd``."""
     pid: int
     client_name: str = ""
-    """Client host name as Postfix verified it, or ``unknown``."""
+    """Client host name as Postfix verified it, or ``unknown`` (empty for postscreen)."""
     client_ip: str = ""
     helo: str | None = None
     """The ``helo=<...>`` value, when the line carries one."""
@@ -63,7 +156,8 @@ class LogRecord:
     """Envelope sender (``from=<...>``); empty string for the null sender."""
     recipient: str | None = None
     stage: str = ""
-    """SMTP stage of a reject (RCPT, EHLO, MAIL, ...) or of a lost connection."""
+    """SMTP stage of a reject (RCPT, EHLO, MAIL, ...) or of a lost connection;
+    the event word of a postscreen event."""
     code: int = 0
     """SMTP reply code of a reject."""
     dsn: str = ""
@@ -80,6 +174,14 @@ class LogRecord:
     counters: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Disconnect command counters: name -> (ok, total)."""
     lineno: int = 0
+    port: int = 0
+    """Client port, when logged (postscreen always; smtpd with smtpd_client_port_logging)."""
+    score: int = 0
+    """postscreen DNSBL rank."""
+    detail: str = ""
+    """Extra text: the dnsblog answer, a postscreen event's middle part (``28 after 0``)."""
+    action: str = ""
+    """``prepend`` for SPF records; ``reject`` or ``defer`` for SPF_REJECT records."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,60 +221,258 @@ _MONTHS = {
     )
 }
 
-# syslog header: timestamp, host, tag[pid]: message
-_TAG = r"(?P<host>\S+) (?P<service>[^\s\[]+)\[(?P<pid>\d+)\]: (?P<msg>.*)"
+# syslog header: timestamp, host, tag[pid]: message. Solaris inserts
+# "[ID 197553 mail.info] " before the message and FreeBSD "<mail.info> "
+# before the host (pflogsumm and postfix-logwatch strip both; reference 4).
+_TAG = (
+    r"(?P<host>\S+) (?P<service>[^\s\[]+)\[(?P<pid>\d+)\]: "
+    r"(?:\[ID \d+ [a-z0-9]+\.[a-z]+\] )?(?P<msg>.*)"
+)
 _TRADITIONAL = re.compile(
-    r"(?P<mon>[A-Z][a-z]{2}) (?P<day>[ \d]?\d) (?P<time>\d\d:\d\d:\d\d)(?P<frac>\.\d+)? " + _TAG,
+    r"(?P<mon>[A-Z][a-z]{2}) (?P<day>[ \d]?\d) (?P<time>\d\d:\d\d:\d\d)(?P<frac>\.\d+)? "
+    r"(?:<[a-z0-9]+\.[a-z]+> )?" + _TAG,
     re.DOTALL,
 )
 _ISO = re.compile(
     r"(?P<ts>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?)(?P<tz>Z|[+-]\d\d:?\d\d)? " + _TAG,
     re.DOTALL,
 )
+_FULL = re.compile(
+    r"[A-Z][a-z]{2} (?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) [A-Za-z0-9+-]+ " + _TAG,
+    re.DOTALL,
+)
+_UNIX = re.compile(r"(?P<sec>\d{1,12})(?:\.(?P<frac>\d{1,9}))? " + _TAG, re.DOTALL)
+# RFC 5424 (RSYSLOG_SyslogProtocol23Format): APP-NAME is cut at the first "/",
+# so smtpd cannot be told from qmgr (reference 4).
+_RFC5424 = re.compile(r"<\d{1,3}>1 \d{4}-")
 
-_NAMADDR = r"(?P<name>[^\[\s]*)\[(?P<ip>[^\]\s]*)\](?::\d+)?"
+_NAMADDR = r"(?P<name>[^\[\s]*)\[(?P<ip>[^\]\s]*)\](?::(?P<port>\d+))?"
 _CONNECT = re.compile(r"connect from " + _NAMADDR + r"$")
 _DISCONNECT = re.compile(r"disconnect from " + _NAMADDR + r"(?P<stats>(?: \S+)*)$")
+# smtpd.c: "%s: %s after %s from %s" with NOQUEUE/queue id since 3.10.
 _LOST = re.compile(
     r"(?:NOQUEUE: |[0-9A-Za-z]+: )?(?P<what>lost connection|timeout|too many errors) after "
     r"(?P<stage>[A-Z-]+(?: content)?)(?: \(\d+ bytes\))? from " + _NAMADDR + r"$"
 )
+# smtpd_peer.c: "hostname %s does not resolve to address %s[: %s]"; the
+# "address not listed for hostname" form is from Postfix 2.x.
 _MISMATCH = re.compile(
     r"warning: (?:hostname (?P<ptr>\S+) does not resolve to address (?P<ip>\S+?)(?:: .*)?"
     r"|(?P<ip2>[^\s\[]+): address not listed for hostname (?P<ptr2>\S+))$"
 )
-_REJECT = re.compile(
+# smtpd_check.c log_whatsup(): "%s: %s: %s from %s: %s;" then the fields it
+# knows: " from=<%s>", " to=<%s>", " proto=%s", " helo=<%s>" and (3.10) the
+# sasl_* fields; postscreen joins its fields with ", ". The text is a reply
+# (code, DSN, text), or a bare text such as "bare <LF> received" (smtpd.c).
+_REJECT_HEAD = re.compile(
     r"(?P<qid>NOQUEUE|[0-9A-Za-z]+): (?P<action>reject|reject_warning): "
     r"(?P<stage>[A-Z][A-Z-]*) from " + _NAMADDR + r": "
-    r"(?P<code>\d{3}) (?:(?P<dsn>[245]\.\d{1,3}\.\d{1,3}) )?(?P<text>.*?)"
-    # The tail: the first "; " after which the rest of the line parses as
-    # the fields smtpd appends. Trying positions left to right keeps a
-    # stranger's ";" inside the reply text from breaking the fields.
-    r"; (?P<tail>(?:from=<(?P<from>.*?)>,? ?)?(?:to=<(?P<to>.*?)>,? ?)?"
-    r"(?:proto=(?P<proto>[^\s,]+),? ?)?(?:helo=<(?P<helo>.*)>)?(?: sasl_\w+=\S*)*)$",
+    r"(?:(?P<code>[245]\d\d) (?:(?P<dsn>[245]\.\d{1,3}\.\d{1,3}) )?)?"
+)
+# After a from=/to= value: what may follow its closing ">" (the next field).
+_AFTER_ADDR = r"(?:,| to=<| proto=| helo=<| sasl_\w+=|$)"
+# An address value up to the first ">" that is followed by the next field: an
+# unrolled loop in an atomic group, so a stranger's ">" or ";" never makes the
+# regex backtrack over the line again.
+_ADDR = r"(?>[^>]*+(?:>(?!" + _AFTER_ADDR + r")[^>]*+)*+)"
+_REJECT_FIELDS = re.compile(
+    r";(?: from=<(?P<from>" + _ADDR + r")>,?)?(?: to=<(?P<to>" + _ADDR + r")>,?)?"
+    r"(?: proto=[^\s,]++,?)?"
+)
+_SASL_FIELD = re.compile(r" sasl_\w+=\S*")
+
+
+class _Reject(NamedTuple):
+    m: re.Match[str]
+    """The head match: qid, action, stage, name, ip, port, code, dsn."""
+    text: str
+    sender: str | None
+    recipient: str | None
+    helo: str | None
+
+
+def _sasl_start(msg: str) -> int:
+    """Where the sasl_* fields at the end of a reject line begin (len(msg) if none)."""
+    end = len(msg)
+    while True:
+        start = msg.rfind(" sasl_", 0, end)
+        if start < 0 or _SASL_FIELD.fullmatch(msg, start, end) is None:
+            return end
+        end = start
+
+
+def _reject(msg: str) -> _Reject | None:
+    """Split a reject line into head, reply text and fields, or None.
+
+    The text ends at the first ";" after which the rest parses as the fields,
+    so a stranger's ";" in the reply text (an RBL URL, a raw HELO) does not
+    break them; the HELO is everything from ``helo=<`` to the last ``>``
+    (``postfix-reference.md`` 2.3: anchor it at the end of the line). Linear
+    in practice: no regex here backtracks over the whole line.
+    """
+    head = _REJECT_HEAD.match(msg)
+    if head is None:
+        return None
+    start = head.end()
+    size = len(msg)
+    sasl = -1
+    semi = msg.find(";", start)
+    while semi >= 0:
+        fields = _REJECT_FIELDS.match(msg, semi)
+        assert fields is not None  # every field is optional
+        after = fields.end()
+        helo: str | None = None
+        ok = after == size
+        if not ok and msg.startswith(" helo=<", after):
+            if msg[-1] == ">" and size - 1 >= after + 7:
+                ok, helo = True, msg[after + 7:-1]
+            else:
+                if sasl < 0:
+                    sasl = _sasl_start(msg)
+                if msg[sasl - 1] == ">" and sasl - 1 >= after + 7:
+                    ok, helo = True, msg[after + 7:sasl - 1]
+        elif not ok:
+            if sasl < 0:
+                sasl = _sasl_start(msg)
+            ok = after == sasl
+        if ok:
+            return _Reject(head, msg[start:semi], fields["from"], fields["to"], helo)
+        semi = msg.find(";", semi + 1)
+    return None
+
+
+_CLIENT = re.compile(r"(?P<qid>[0-9A-Za-z]+): client=" + _NAMADDR + r"(?:,.*)?$")
+# smtpd_chat.c smtpd_chat_reply(): 'msg_info("> %s: %s", state->namaddr, cp)'
+# under msg_verbose; the reply comes from smtpd.c mail_cmd()/etrn_cmd().
+_CHAT_HELO_REQUIRED = re.compile(
+    r"> " + _NAMADDR + r": (?P<code>503) (?:(?P<dsn>5\.5\.1) )?"
+    r"(?P<text>Error: send HELO/EHLO first)$"
+)
+
+# postscreen (postscreen.c, postscreen_early.c, postscreen_misc.c,
+# postscreen_smtpd.c): the client is always "[addr]:port".
+_PS_ADDR = r"\[(?P<ip>[^\]\s]*)\]:(?P<port>\d+)"
+_PS_CONNECT = re.compile(r"CONNECT from " + _PS_ADDR + r" to \[[^\]\s]*\]:\d+$")
+_PS_PASS = re.compile(r"PASS (?P<what>NEW|OLD) " + _PS_ADDR + r"$")
+_PS_DNSBL = re.compile(r"DNSBL rank (?P<rank>-?\d+) for " + _PS_ADDR + r"$")
+_PS_DISCONNECT = re.compile(r"DISCONNECT " + _PS_ADDR + r"$")
+_PS_REJECT_CONNECT = re.compile(
+    r"(?:NOQUEUE: )?reject: (?P<stage>CONNECT|connect) from " + _PS_ADDR + r": (?P<text>.*)$",
     re.DOTALL,
 )
-_CLIENT = re.compile(r"(?P<qid>[0-9A-Za-z]+): client=" + _NAMADDR + r"(?:,.*)?$")
-_STAT = re.compile(r"(?P<name>[a-z]+)=(?P<ok>\d+)(?:/(?P<total>\d+))?")
+_PS_EVENT = re.compile(
+    r"(?P<event>[A-Z][A-Z-]+(?: [A-Z][A-Z-]+)*)(?: (?P<mid>[^\[]*?))? (?:from )?" + _PS_ADDR
+    + r"(?::? (?P<rest>.*))?$",
+    re.DOTALL,
+)
+_DNSBLOG = re.compile(r"addr (?P<ip>\S+) listed by domain (?P<domain>\S+) as (?P<answer>\S+)$")
 
-# policyd-spf (Python, spf-engine): optional "QUEUEID: " prefix since 3.0 (empty at RCPT).
+# policyd-spf (Python, spf-engine 3.0.4 policyd_spf.py): an optional
+# "QUEUEID: " prefix since 3.0 (empty at RCPT, hence ": "), then
+# "prepend <header>" or, with Header_Type = None, "Header field not
+# prepended: <header>". The header ends with a space (spfDetail).
 _SPF_PY = re.compile(
-    r"(?:[0-9A-Za-z]*: )?prepend Received-SPF: (?P<result>[A-Za-z]+) \((?P<comment>.*?)\) "
+    r"(?:(?P<qid>[0-9A-Za-z]*): )?(?:prepend|Header field not prepended:) Received-SPF: "
+    r"(?P<result>[A-Za-z]+) \((?P<comment>.*?)\) "
     r"identity=(?P<identity>\w+); client-ip=(?P<ip>[^;\s]+); helo=(?P<helo>.*?); "
     r"envelope-from=(?P<from>.*?); receiver=(?P<receiver>.*?) ?$",
     re.DOTALL,
 )
-# postfix-policyd-spf-perl, logged as postfix/policy-spf.
-_SPF_PERL = re.compile(
-    r"Policy action=PREPEND Received-SPF: (?P<result>[a-z]+) \((?P<comment>.*)\) "
-    r"receiver=[^;]*; identity=(?P<identity>\w+); "
-    r"(?:envelope-from=\"?(?P<from>.*?)\"?; )?helo=(?P<helo>.*?); client-ip=(?P<ip>\S+)$",
+# Its reject and defer lines: "<qid>: 550 5.7.23 <Reason_Message>" and
+# "<qid>: defer_if_permit 4.7.24 <Reason_Message>"; the default Reason_Message
+# is "Message {rejected|deferred} due to: {spf}. Please see {url}".
+_SPF_PY_ACTION = re.compile(
+    r"(?:(?P<qid>[0-9A-Za-z]*): )?(?P<action>550|defer_if_permit)"
+    r"(?: (?P<dsn>[45]\.\d{1,3}\.\d{1,3}))? (?P<text>.*)$",
     re.DOTALL,
 )
+# postfix-policyd-spf-perl 2.011, logged as postfix/policy-spf.
+_SPF_PERL = re.compile(
+    r"Policy action=PREPEND Received-SPF: (?P<result>[a-z]+) \((?P<comment>.*)\) "
+    r"receiver=[^;\s]*;? identity=(?P<identity>\w+); "
+    r"(?:envelope-from=(?P<from>\"(?:[^\"\\]|\\.)*\"|[^;]*); )?"
+    r"helo=(?P<helo>\"(?:[^\"\\]|\\.)*\"|[^;]*); client-ip=(?P<ip>\S+)$",
+    re.DOTALL,
+)
+_SPF_PERL_ACTION = re.compile(
+    r"Policy action=(?P<action>550|DEFER_IF_PERMIT) (?P<text>.*)$", re.DOTALL
+)
+# The explanation URL of both daemons: openspf.net (Python), openspf.org (Perl).
+_SPF_WHY = re.compile(
+    r"Why\?s=(?P<scope>mfrom|helo);id=(?P<id>.*);ip=(?P<ip>[^;\s]+);r=(?P<receiver>[^;\s]*)"
+)
+# pyspf's explanation strings (spf.py EXPLANATIONS and SPFError messages).
+_SPF_EXPLANATIONS = (
+    ("SPF fail - not authorized", "fail"),
+    ("domain owner discourages use of this host", "softfail"),
+    ("access neither permitted nor denied", "neutral"),
+    ("no SPF record", "none"),
+    ("sender SPF authorized", "pass"),
+    ("SPF Permanent Error", "permerror"),
+    ("permanent error in processing", "permerror"),
+    ("SPF Temporary Error", "temperror"),
+    ("temporary error in processing", "temperror"),
+)
+_SPF_RESULTS = ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")
 
-# Substrings that must appear in a message for it to matter (a cheap test
-# before any regular expression).
-_SMTPD_MARKERS = ("connect from", "reject", " after ", "warning: ", "client=")
+_LOG_START = re.compile(
+    r"(?:[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d"
+    r"|[A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+|\d{9,12}\.\d+)[^ ]* \S+ \S"
+)
+# The start of a line in each format: is a line from another program well formed?
+_STARTS: dict[InputFormat, re.Pattern[str]] = {
+    InputFormat.SYSLOG: re.compile(r"[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d[^ ]* \S+ \S"),
+    InputFormat.RFC3339: re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d[^ ]* \S+ \S"),
+    InputFormat.JOURNAL_FULL: re.compile(
+        r"[A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ \S+ \S"),
+    InputFormat.JOURNAL_UNIX: re.compile(r"\d{9,12}\.\d+ \S+ \S"),
+    InputFormat.JOURNAL_JSON: re.compile(r"\{"),
+}
+
+
+def line_format(line: str) -> InputFormat | None:
+    """The format one line is written in, or None if it is none we know."""
+    first = line[:1]
+    if first == "{":
+        return InputFormat.JOURNAL_JSON if line.rstrip().endswith("}") else None
+    if first.isdigit():
+        if _ISO.match(line):
+            return InputFormat.RFC3339
+        if _UNIX.match(line):
+            return InputFormat.JOURNAL_UNIX
+        return None
+    if _TRADITIONAL.match(line):
+        return InputFormat.SYSLOG
+    if _FULL.match(line):
+        return InputFormat.JOURNAL_FULL
+    return None
+
+
+def detect_format(lines: Iterable[str], limit: int = 50) -> InputFormat:
+    """The format most of the first ``limit`` lines are written in.
+
+    Returns :attr:`InputFormat.AUTO` when no line is in a known format (an
+    empty file, or garbage); the tokenizer then still tries each line.
+    """
+    votes: Counter[InputFormat] = Counter()
+    for index, line in enumerate(lines):
+        if index >= limit:
+            break
+        fmt = line_format(line)
+        if fmt is not None:
+            votes[fmt] += 1
+    return votes.most_common(1)[0][0] if votes else InputFormat.AUTO
+
+
+_HEADERS: dict[InputFormat, re.Pattern[str]] = {
+    InputFormat.SYSLOG: _TRADITIONAL,
+    InputFormat.RFC3339: _ISO,
+    InputFormat.JOURNAL_FULL: _FULL,
+    InputFormat.JOURNAL_UNIX: _UNIX,
+}
+# A pattern no line matches: the header regex of a forced journal-json tokenizer.
+_NEVER = re.compile(r"(?!)")
+_JSON_START = _STARTS[InputFormat.JOURNAL_JSON]
 
 
 class Tokenizer:
@@ -182,14 +482,38 @@ class Tokenizer:
     given, otherwise this year, or last year when the month is later than the
     current month (pflogsumm's rule); a month that goes backwards by more than
     six months (December to January) starts the next year.
+
+    ``tz`` is the zone epoch stamps are shown in (default: this machine's),
+    and the zone RFC 3339 stamps are converted to when given (module
+    docstring). ``input_format`` forces one line format (lines in any other
+    shape are unparsed); ``auto`` picks it per line. ``kinds`` selects the
+    records to emit (default :data:`SESSION_KINDS`, what the session builder
+    consumes); lines that would give another kind count as irrelevant.
     """
 
-    def __init__(self, year: int | None = None, now: datetime | None = None) -> None:
+    def __init__(
+        self,
+        year: int | None = None,
+        now: datetime | None = None,
+        *,
+        tz: tzinfo | None = None,
+        input_format: InputFormat | str = InputFormat.AUTO,
+        kinds: Iterable[Kind] | None = None,
+    ) -> None:
         self._now = now or datetime.now()
         self._year = year
         self._explicit_year = year is not None
         self._last_month = 0
         self._time_cache: dict[str, datetime] = {}
+        self._tz = tz
+        self.input_format = InputFormat(input_format)
+        # The format of the last text line parsed, tried first on the next one.
+        self._fmt: InputFormat = (InputFormat.SYSLOG if self.input_format is InputFormat.AUTO
+                                  else self.input_format)
+        self._regex = _HEADERS.get(self._fmt, _NEVER)
+        self._start = _STARTS[self._fmt]
+        self.kinds: frozenset[Kind] = SESSION_KINDS if kinds is None else frozenset(kinds)
+        self._postscreen = bool(self.kinds & POSTSCREEN_KINDS)
         self.stats = TokenizerStats()
 
     def _traditional_time(self, mon: str, day: str, hms: str, frac: str | None) -> datetime:
@@ -206,6 +530,69 @@ class Tokenizer:
         micro = int((frac or ".0")[1:7].ljust(6, "0"))
         return datetime(self._year, month, int(day), hour, minute, second, micro)
 
+    def _epoch_time(self, seconds: int, micro: int) -> datetime:
+        # Integer arithmetic: a float epoch would lose the microseconds.
+        if self._tz is None:
+            local = datetime.fromtimestamp(seconds)
+        else:
+            local = datetime.fromtimestamp(seconds, self._tz).replace(tzinfo=None)
+        return local.replace(microsecond=micro)
+
+    def _iso_time(self, stamp: str, offset: str | None) -> datetime:
+        when = datetime.fromisoformat(stamp)
+        if offset is None or self._tz is None:
+            return when
+        if offset == "Z":
+            delta = timedelta(0)
+        else:
+            sign = -1 if offset[0] == "-" else 1
+            delta = sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[-2:]))
+        aware = when.replace(tzinfo=timezone(delta))
+        return aware.astimezone(self._tz).replace(tzinfo=None)
+
+    def _time(self, m: re.Match[str], fmt: InputFormat) -> datetime:
+        """The time of a header match of format ``fmt``."""
+        if fmt is InputFormat.SYSLOG:
+            return self._traditional_time(m["mon"], m["day"], m["time"], m["frac"])
+        if fmt is InputFormat.RFC3339:
+            return self._iso_time(m["ts"], m["tz"])
+        if fmt is InputFormat.JOURNAL_FULL:
+            return datetime.fromisoformat(m["ts"])
+        frac = m["frac"] or "0"
+        return self._epoch_time(int(m["sec"]), int(frac[:6].ljust(6, "0")))
+
+    def _pick(self, line: str) -> InputFormat | str:
+        """The line format of one text line in auto mode, or why there is none."""
+        first = line[:1]
+        if first.isdigit():
+            return InputFormat.RFC3339 if line[4:5] == "-" else InputFormat.JOURNAL_UNIX
+        if line[3:4] == " " and line[4:5].isdigit() and line[8:9] == "-":
+            return InputFormat.JOURNAL_FULL
+        if first == "<" and _RFC5424.match(line):
+            return ("RFC 5424 line: the program name is cut at '/'; "
+                    "log with RSYSLOG_FileFormat instead")
+        return InputFormat.SYSLOG
+
+    def _match(self, line: str) -> tuple[re.Match[str], InputFormat] | str:
+        """Match the header of a text line, or say why it does not match."""
+        m = self._regex.match(line)
+        if m is not None:
+            return m, self._fmt
+        fmt: InputFormat = self.input_format
+        if fmt is InputFormat.JOURNAL_JSON:
+            return "not a journal JSON entry"
+        if fmt is InputFormat.AUTO:
+            picked = self._pick(line)
+            if not isinstance(picked, InputFormat):
+                return picked
+            fmt = picked
+            m = _HEADERS[fmt].match(line)
+            if m is not None:
+                # Most inputs keep one format: try it first on the next line.
+                self._fmt, self._regex, self._start = fmt, _HEADERS[fmt], _STARTS[fmt]
+                return m, fmt
+        return "unknown timestamp or tag"
+
     def parse(self, line: str, lineno: int = 0) -> LogRecord | None:
         """Parse one line into a record, or None (irrelevant or not understood).
 
@@ -213,45 +600,63 @@ class Tokenizer:
         """
         stats = self.stats
         stats.lines += 1
+        # Cheap rejections first: most lines of a busy log are qmgr, cleanup, delivery.
+        if (
+            "smtpd[" not in line
+            and "spf[" not in line
+            and not (self._postscreen and ("postscreen[" in line or "dnsblog[" in line))
+        ):
+            start = self._start
+            if start.match(line) is not None:
+                if start is _JSON_START:
+                    return self._parse_json(line, lineno)
+                stats.irrelevant += 1
+            elif line[:1] == "{":
+                return self._parse_json(line, lineno)
+            elif _LOG_START.match(line) is not None:
+                stats.irrelevant += 1
+            else:
+                stats.add_unparsed(Unparsed(line[:MAX_LINE], lineno, "not a syslog line"))
+            return None
+        if line[:1] == "{":
+            return self._parse_json(line, lineno)
         if len(line) > MAX_LINE:
             stats.add_unparsed(Unparsed(line[:200], lineno, "line too long for a syslog record"))
             return None
-        # Cheap rejections first: most lines of a busy log are qmgr, cleanup, delivery.
-        is_spf = "spf[" in line
-        if not is_spf and "smtpd[" not in line:
-            if _looks_like_syslog(line):
-                stats.irrelevant += 1
-            else:
-                stats.add_unparsed(Unparsed(line, lineno, "not a syslog line"))
-            return None
-        m = _TRADITIONAL.match(line)
+        m = self._regex.match(line)
+        fmt: InputFormat
         if m is not None:
-            cached = self._time_cache.get(line[:15])
-            if cached is None or m.group("frac"):
-                when = self._traditional_time(
-                    m.group("mon"), m.group("day"), m.group("time"), m.group("frac")
-                )
-                if not m.group("frac"):
+            fmt = self._fmt
+        else:
+            matched = self._match(line)
+            if isinstance(matched, str):
+                stats.add_unparsed(Unparsed(line, lineno, matched))
+                return None
+            m, fmt = matched
+        try:
+            if fmt is InputFormat.SYSLOG and not m["frac"]:
+                # Many lines share a second: cache the inferred time.
+                key = line[:15]
+                when = self._time_cache.get(key)
+                if when is None:
+                    when = self._traditional_time(m["mon"], m["day"], m["time"], None)
                     if len(self._time_cache) > 4096:
                         self._time_cache.clear()
-                    self._time_cache[line[:15]] = when
+                    self._time_cache[key] = when
             else:
-                when = cached
-        else:
-            m = _ISO.match(line)
-            if m is None:
-                stats.add_unparsed(Unparsed(line, lineno, "unknown timestamp or tag"))
-                return None
-            try:
-                when = datetime.fromisoformat(m.group("ts"))
-            except ValueError:
-                stats.add_unparsed(Unparsed(line, lineno, "invalid timestamp"))
-                return None
+                when = self._time(m, fmt)
+        except (ValueError, KeyError, OverflowError, OSError):
+            stats.add_unparsed(Unparsed(line, lineno, "invalid timestamp"))
+            return None
+        return self._finish(line, lineno, when, m["host"], m["service"], int(m["pid"]), m["msg"])
+
+    def _finish(
+        self, line: str, lineno: int, when: datetime, host: str, service: str, pid: int,
+        msg: str,
+    ) -> LogRecord | None:
+        stats = self.stats
         try:
-            record = self._message(
-                m.group("msg"), when, m.group("host"), m.group("service"), int(m.group("pid")),
-                is_spf,
-            )
+            record = self._message(msg, when, host, service, pid)
         except (ValueError, KeyError) as exc:  # pragma: no cover - defensive
             stats.add_unparsed(Unparsed(line, lineno, f"parse error: {exc}"))
             return None
@@ -261,71 +666,107 @@ class Tokenizer:
         if isinstance(record, str):
             stats.add_unparsed(Unparsed(line, lineno, record))
             return None
+        if record.kind not in self.kinds:
+            stats.irrelevant += 1
+            return None
         record.lineno = lineno
         stats.matched += 1
         return record
 
+    def _parse_json(self, line: str, lineno: int) -> LogRecord | None:
+        """One ``journalctl -o json`` entry (fields: postfix-reference section 4)."""
+        stats = self.stats
+        fmt = self.input_format
+        if fmt is not InputFormat.AUTO and fmt is not InputFormat.JOURNAL_JSON:
+            stats.add_unparsed(Unparsed(line[:200], lineno, f"not a {fmt.value} line"))
+            return None
+        if len(line) > MAX_JSON_LINE:
+            stats.add_unparsed(Unparsed(line[:200], lineno, "journal entry too long"))
+            return None
+        # The identifier is followed by its closing quote: a cheap screen.
+        if (
+            'smtpd"' not in line
+            and 'spf"' not in line
+            and not (self._postscreen and ('postscreen"' in line or 'dnsblog"' in line))
+        ):
+            if line.rstrip().endswith("}"):
+                stats.irrelevant += 1
+            else:
+                stats.add_unparsed(Unparsed(line[:MAX_LINE], lineno, "truncated journal entry"))
+            return None
+        try:
+            entry = json.loads(line)
+        except (ValueError, RecursionError):
+            stats.add_unparsed(Unparsed(line[:MAX_LINE], lineno, "invalid JSON"))
+            return None
+        if not isinstance(entry, dict):
+            stats.add_unparsed(
+                Unparsed(line[:MAX_LINE], lineno, "JSON line is not a journal entry"))
+            return None
+        service = _journal_str(entry.get("SYSLOG_IDENTIFIER")) or _journal_str(
+            entry.get("_COMM"))
+        if not (service.endswith("smtpd") or service.endswith("spf") or (
+                self._postscreen and service.endswith(("postscreen", "dnsblog")))):
+            stats.irrelevant += 1
+            return None
+        msg = entry.get("MESSAGE")
+        stamp = _journal_str(entry.get("_SOURCE_REALTIME_TIMESTAMP")) or _journal_str(
+            entry.get("__REALTIME_TIMESTAMP"))
+        pid_text = _journal_str(entry.get("SYSLOG_PID")) or _journal_str(entry.get("_PID"))
+        if msg is None or not stamp.isdecimal() or not pid_text.isdecimal():
+            stats.add_unparsed(Unparsed(
+                line[:MAX_LINE], lineno, "journal entry without MESSAGE, time or PID"))
+            return None
+        try:
+            micros = int(stamp)
+            when = self._epoch_time(micros // 1_000_000, micros % 1_000_000)
+        except (ValueError, OverflowError, OSError):
+            stats.add_unparsed(Unparsed(line[:MAX_LINE], lineno, "invalid timestamp"))
+            return None
+        text = _journal_str(msg)
+        if len(text) > MAX_LINE:
+            stats.add_unparsed(Unparsed(line[:200], lineno, "message too long for a syslog record"))
+            return None
+        host = _journal_str(entry.get("_HOSTNAME"))
+        return self._finish(line, lineno, when, host, service, int(pid_text), text)
+
+    def line_time(self, line: str) -> datetime | None:
+        """The time of one line, without counting it; None if it has no valid stamp.
+
+        Uses (and advances) this tokenizer's year inference, so call it on a
+        tokenizer of its own, e.g. to find the first time of a file.
+        """
+        try:
+            if line[:1] == "{":
+                entry = json.loads(line)
+                stamp = _journal_str(entry.get("_SOURCE_REALTIME_TIMESTAMP")) or _journal_str(
+                    entry.get("__REALTIME_TIMESTAMP"))
+                micros = int(stamp)
+                return self._epoch_time(micros // 1_000_000, micros % 1_000_000)
+            matched = self._match(line)
+            if isinstance(matched, str):
+                return None
+            return self._time(*matched)
+        except (ValueError, KeyError, OverflowError, OSError, AttributeError, RecursionError):
+            return None
+
     def _message(
-        self, msg: str, when: datetime, host: str, service: str, pid: int, is_spf: bool
+        self, msg: str, when: datetime, host: str, service: str, pid: int
     ) -> LogRecord | str | None:
         """Parse the message part; a str result is the reason it is not understood."""
-        if is_spf:
+        if service.endswith("/smtpd"):
+            return _smtpd(msg, when, host, service, pid)
+        if service.endswith("spf"):
             return _spf(msg, when, host, service, pid)
-        if not service.endswith("/smtpd"):
-            return None
-        if not any(marker in msg for marker in _SMTPD_MARKERS):
-            return None
-        head = msg[:11]
-        if head.startswith("connect fro"):
-            m = _CONNECT.match(msg)
-            if m is None:
-                return "connect line with an unexpected client form"
-            return LogRecord(Kind.CONNECT, when, host, service, pid, m["name"], m["ip"])
-        if head.startswith("disconnect "):
-            m = _DISCONNECT.match(msg)
-            if m is None:
-                return "disconnect line with an unexpected client form"
-            return LogRecord(
-                Kind.DISCONNECT, when, host, service, pid, m["name"], m["ip"],
-                counters=_counters(m["stats"]),
-            )
-        if ": reject" in msg:
-            m = _REJECT.match(msg)
-            if m is None:
-                if ": reject: " in msg or ": reject_warning: " in msg:
-                    return "reject line with an unexpected shape"
-                return None
-            code = int(m["code"])
-            return LogRecord(
-                Kind.REJECT, when, host, service, pid, m["name"], m["ip"],
-                helo=m["helo"], sender=m["from"], recipient=m["to"], stage=m["stage"],
-                code=code, dsn=m["dsn"] or "", reason=m["text"],
-                warning=m["action"] == "reject_warning",
-                queue_id="" if m["qid"] == "NOQUEUE" else m["qid"],
-            )
-        if " after " in msg:
-            m = _LOST.match(msg)
-            if m is None:
-                return None
-            return LogRecord(
-                Kind.LOST, when, host, service, pid, m["name"], m["ip"],
-                stage=m["stage"], reason=m["what"],
-            )
-        if msg.startswith("warning: "):
-            m = _MISMATCH.match(msg)
-            if m is None:
-                return None
-            return LogRecord(
-                Kind.HOSTNAME_MISMATCH, when, host, service, pid,
-                m["ptr"] or m["ptr2"], m["ip"] or m["ip2"], reason=msg[9:],
-            )
-        if "client=" in msg:
-            m = _CLIENT.match(msg)
-            if m is None:
-                return None
-            return LogRecord(
-                Kind.CLIENT, when, host, service, pid, m["name"], m["ip"], queue_id=m["qid"]
-            )
+        if self._postscreen:
+            if service.endswith("/postscreen"):
+                return _postscreen(msg, when, host, service, pid)
+            if service.endswith("/dnsblog"):
+                m = _DNSBLOG.match(msg)
+                if m is None:
+                    return None
+                return LogRecord(Kind.DNSBL_LISTED, when, host, service, pid, "", m["ip"],
+                                 reason=m["domain"], detail=m["answer"])
         return None
 
     def tokenize(self, lines: Iterable[str], start: int = 1) -> Iterator[LogRecord]:
@@ -337,46 +778,260 @@ class Tokenizer:
                 yield record
 
 
-def _spf(msg: str, when: datetime, host: str, service: str, pid: int) -> LogRecord | str | None:
-    if "Received-SPF: " not in msg:
-        # Reject/defer lines and debug output: the smtpd reject line says the same.
+def _journal_str(value: object) -> str:
+    """A journal field as text: a string, a list of byte values, or (repeated) a list."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value:
+        if all(isinstance(b, int) and 0 <= b < 256 for b in value):
+            # journald stores a MESSAGE that is not UTF-8 as raw bytes.
+            return bytes(value).decode("utf-8", "replace")
+        return _journal_str(value[0])
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def _port(text: str | None) -> int:
+    return int(text) if text else 0
+
+
+def _smtpd(msg: str, when: datetime, host: str, service: str, pid: int) -> LogRecord | str | None:
+    if not (
+        "connect from" in msg or "reject" in msg or " after " in msg or "warning: " in msg
+        or "client=" in msg or "HELO/EHLO" in msg
+    ):
         return None
-    if service.endswith("policy-spf"):
-        m = _SPF_PERL.search(msg)
-    else:
-        m = _SPF_PY.match(msg)
+    head = msg[:11]
+    if head.startswith("connect fro"):
+        m = _CONNECT.match(msg)
+        if m is None:
+            return "connect line with an unexpected client form"
+        return LogRecord(Kind.CONNECT, when, host, service, pid, m["name"], m["ip"],
+                         port=_port(m["port"]))
+    if head.startswith("disconnect "):
+        m = _DISCONNECT.match(msg)
+        if m is None:
+            return "disconnect line with an unexpected client form"
+        return LogRecord(
+            Kind.DISCONNECT, when, host, service, pid, m["name"], m["ip"],
+            counters=_counters(m["stats"]), port=_port(m["port"]),
+        )
+    if ": reject" in msg:
+        r = _reject(msg)
+        if r is None:
+            if ": reject: " in msg or ": reject_warning: " in msg:
+                return "reject line with an unexpected shape"
+            return None
+        m = r.m
+        return LogRecord(
+            Kind.REJECT, when, host, service, pid, m["name"], m["ip"],
+            helo=r.helo, sender=r.sender, recipient=r.recipient, stage=m["stage"],
+            code=int(m["code"] or 0), dsn=m["dsn"] or "", reason=r.text,
+            warning=m["action"] == "reject_warning",
+            queue_id="" if m["qid"] == "NOQUEUE" else m["qid"], port=_port(m["port"]),
+        )
+    if " after " in msg:
+        m = _LOST.match(msg)
+        if m is None:
+            return None
+        return LogRecord(
+            Kind.LOST, when, host, service, pid, m["name"], m["ip"],
+            stage=m["stage"], reason=m["what"], port=_port(m["port"]),
+        )
+    if msg.startswith("warning: "):
+        m = _MISMATCH.match(msg)
+        if m is None:
+            return None
+        return LogRecord(
+            Kind.HOSTNAME_MISMATCH, when, host, service, pid,
+            m["ptr"] or m["ptr2"], m["ip"] or m["ip2"], reason=msg[9:],
+        )
+    if "client=" in msg:
+        m = _CLIENT.match(msg)
+        if m is None:
+            return None
+        return LogRecord(
+            Kind.CLIENT, when, host, service, pid, m["name"], m["ip"], queue_id=m["qid"],
+            port=_port(m["port"]),
+        )
+    if msg.startswith("> "):
+        m = _CHAT_HELO_REQUIRED.match(msg)
+        if m is None:
+            return None
+        # MAIL gets "503 5.5.1 ...", ETRN "503 Error: ..." (smtpd.c).
+        return LogRecord(
+            Kind.REJECT, when, host, service, pid, m["name"], m["ip"],
+            stage="MAIL" if m["dsn"] else "ETRN", code=503, dsn=m["dsn"] or "",
+            reason=m["text"], port=_port(m["port"]),
+        )
+    return None
+
+
+def _postscreen(
+    msg: str, when: datetime, host: str, service: str, pid: int
+) -> LogRecord | str | None:
+    first = msg[:1]
+    if first == "C" and msg.startswith("CONNECT from "):
+        m = _PS_CONNECT.match(msg)
+        if m is None:
+            return "postscreen CONNECT line with an unexpected shape"
+        return LogRecord(Kind.POSTSCREEN_CONNECT, when, host, service, pid, "", m["ip"],
+                         port=int(m["port"]))
+    if first == "P" and msg.startswith("PASS "):
+        m = _PS_PASS.match(msg)
+        if m is not None:
+            return LogRecord(Kind.POSTSCREEN_PASS, when, host, service, pid, "", m["ip"],
+                             reason=m["what"], port=int(m["port"]))
+    elif first == "D" and msg.startswith("DNSBL rank "):
+        m = _PS_DNSBL.match(msg)
+        if m is None:
+            return "postscreen DNSBL line with an unexpected shape"
+        return LogRecord(Kind.POSTSCREEN_DNSBL, when, host, service, pid, "", m["ip"],
+                         score=int(m["rank"]), port=int(m["port"]))
+    elif first == "D" and msg.startswith("DISCONNECT "):
+        m = _PS_DISCONNECT.match(msg)
+        if m is None:
+            return "postscreen DISCONNECT line with an unexpected shape"
+        return LogRecord(Kind.POSTSCREEN_DISCONNECT, when, host, service, pid, "", m["ip"],
+                         port=int(m["port"]))
+    elif "reject: " in msg:
+        r = _reject(msg)
+        if r is not None:
+            return LogRecord(
+                Kind.POSTSCREEN_REJECT, when, host, service, pid, "", r.m["ip"],
+                helo=r.helo, sender=r.sender, recipient=r.recipient, stage=r.m["stage"],
+                code=int(r.m["code"] or 0), dsn=r.m["dsn"] or "", reason=r.text,
+                port=_port(r.m["port"]),
+            )
+        m = _PS_REJECT_CONNECT.match(msg)
+        if m is None:
+            return "postscreen reject line with an unexpected shape"
+        return LogRecord(Kind.POSTSCREEN_REJECT, when, host, service, pid, "", m["ip"],
+                         stage="CONNECT", reason=m["text"], port=int(m["port"]))
+    if not ("A" <= first <= "Z") or len(msg) > 1024:
+        return None  # cache cleanup, warnings, statistics
+    m = _PS_EVENT.match(msg)
     if m is None:
-        return "SPF line with an unexpected shape"
-    sender = m["from"]
+        return None
+    return LogRecord(Kind.POSTSCREEN_EVENT, when, host, service, pid, "", m["ip"],
+                     stage=m["event"], detail=m["mid"] or "", reason=m["rest"] or "",
+                     port=int(m["port"]))
+
+
+def _spf_result_of(text: str, dsn: str, action: str) -> str:
+    """The SPF result behind a policyd-spf reject/defer line.
+
+    spf-engine rejects on Fail by default but can be told to reject other
+    results (``HELO_reject``/``Mail_From_reject`` = SPF_Not_Pass, Softfail);
+    the explanation is pyspf's text for the result (``spf_engine/__init__.py``
+    ``_rejectmessage``), except that a Fail may carry the domain's own
+    ``exp=`` text. ``5.7.24`` marks Permerror; defers are Temperror.
+    """
+    for phrase, result in _SPF_EXPLANATIONS:
+        if phrase in text:
+            return result
+    policy = text.find("Receiver policy for SPF ")
+    if policy >= 0:
+        word = text[policy + 24:].split(".", 1)[0].split(" ", 1)[0].lower()
+        if word in _SPF_RESULTS:
+            return word
+    if action == "defer":
+        return "temperror"
+    return "permerror" if dsn == "5.7.24" else "fail"
+
+
+def _spf(msg: str, when: datetime, host: str, service: str, pid: int) -> LogRecord | str | None:
+    perl = service.endswith("policy-spf")
+    if "Received-SPF: " in msg:
+        m = _SPF_PERL.match(msg) if perl else _SPF_PY.match(msg)
+        if m is None:
+            return "SPF line with an unexpected shape"
+        envelope = _unquote(m["from"]) if perl else m["from"]
+        return LogRecord(
+            Kind.SPF, when, host, service, pid, "", m["ip"],
+            helo=_unquote(m["helo"]) if perl else m["helo"],
+            sender="" if envelope in ("<>", None) else envelope,
+            spf_result=m["result"].lower(), reason=m["comment"],
+            # Mail::SPF before 2.007 wrote "mfrom" for the MAIL FROM identity.
+            spf_identity="mailfrom" if m["identity"] == "mfrom" else m["identity"],
+            queue_id="" if perl else (m["qid"] or ""), action="prepend",
+        )
+    # Reject and defer lines: a later stage counts them; a Fail has no
+    # prepend line at all (spf-engine logs one action per request).
+    if perl:
+        if not msg.startswith("Policy action="):
+            return None
+        m = _SPF_PERL_ACTION.match(msg)
+        qid = ""
+        dsn = ""
+    else:
+        if not ("550" in msg or "defer_if_permit" in msg):
+            return None
+        m = _SPF_PY_ACTION.match(msg)
+        if m is None:
+            return None  # debug output ("spfcheck: ...", "Pass; identity=...")
+        qid = m["qid"] or ""
+        dsn = m["dsn"] or ""
+    if m is None:
+        return None
+    text = m["text"]
+    action = "reject" if m["action"] == "550" else "defer"
+    why = _SPF_WHY.search(text)
+    identity = ""
+    client_ip = ""
+    sender: str | None = None
+    helo: str | None = None
+    if why is not None:
+        client_ip = why["ip"]
+        ident = unquote(why["id"]) if perl else why["id"]
+        if why["scope"] == "helo":
+            identity, helo = "helo", ident
+        else:
+            identity, sender = "mailfrom", ident
     return LogRecord(
-        Kind.SPF, when, host, service, pid, "", m["ip"], helo=m["helo"],
-        sender="" if sender in ("<>", None) else sender,
-        spf_result=m["result"].lower(), spf_identity=m["identity"], reason=m["comment"],
+        Kind.SPF_REJECT, when, host, service, pid, "", client_ip, helo=helo, sender=sender,
+        code=550 if action == "reject" else 450, dsn=dsn, reason=text,
+        spf_result="fail" if perl and action == "reject" else (
+            "temperror" if perl else _spf_result_of(text, dsn, action)),
+        spf_identity=identity, queue_id=qid, action=action,
     )
 
 
+def _unquote(value: str | None) -> str | None:
+    """Mail::SPF quotes values that are not dot-atoms (``envelope-from="a@b"``)."""
+    if value is not None and len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", value[1:-1])
+    return value
+
+
 def _counters(text: str) -> dict[str, tuple[int, int]]:
+    """``ehlo=1 mail=1 rcpt=0/1 ... commands=3/4`` -> name: (ok, total).
+
+    smtpd.c smtpd_format_cmd_stats(): "name=ok" or "name=ok/total"; other
+    words (3.10 ``notes=bare_lf``) are skipped.
+    """
     counters: dict[str, tuple[int, int]] = {}
-    for m in _STAT.finditer(text):
-        ok = int(m["ok"])
-        counters[m["name"]] = (ok, int(m["total"]) if m["total"] else ok)
+    for word in text.split():
+        name, _, value = word.partition("=")
+        ok, _, total = value.partition("/")
+        if ok.isdecimal() and name.isalpha():
+            good = int(ok)
+            counters[name] = (good, int(total) if total.isdecimal() else good)
     return counters
 
 
-_SYSLOG_START = re.compile(
-    r"(?:[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)[^ ]* \S+ \S"
-)
-
-
-def _looks_like_syslog(line: str) -> bool:
-    return _SYSLOG_START.match(line) is not None
-
-
 def tokenize(
-    lines: Iterable[str], *, year: int | None = None, stats: TokenizerStats | None = None
+    lines: Iterable[str],
+    *,
+    year: int | None = None,
+    stats: TokenizerStats | None = None,
+    tz: tzinfo | None = None,
+    input_format: InputFormat | str = InputFormat.AUTO,
+    kinds: Iterable[Kind] | None = None,
 ) -> Iterator[LogRecord]:
     """Parse mail-log lines into :class:`LogRecord` events (convenience wrapper)."""
-    tokenizer = Tokenizer(year=year)
+    tokenizer = Tokenizer(year=year, tz=tz, input_format=input_format, kinds=kinds)
     if stats is not None:
         tokenizer.stats = stats
     yield from tokenizer.tokenize(lines)

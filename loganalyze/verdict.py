@@ -62,6 +62,10 @@ class Weights:
     relay_attempt: float = -2.0
     spf_rejected: float = -3.0
     seen_several_days: float = 1.0
+    postscreen_pass: float = 0.5
+    """postscreen let it through: it waited for the greeting and is on no DNSBL it scores."""
+    postscreen_violation: float = -2.0
+    """postscreen saw it talk before the greeting, hang up, or rejected it."""
     helo_dns_temporary: float = -0.5
     """The HELO's DNS fails temporarily: Postfix defers, and the name may resolve later."""
     legitimate_at: float = 3.0
@@ -224,11 +228,18 @@ def _recipient_evidence(
     rejects = client.rejects
     if rejects["user_unknown"]:
         out.append(Evidence(f"{rejects['user_unknown']} unknown-user reject(s)", w.unknown_users))
-    if rejects["rbl"]:
-        out.append(Evidence("client is listed on a DNSBL", w.rbl_listed))
+    if rejects["rbl"] or client.dnsbl_rank or client.dnsbl_lists:
+        lists = ", ".join(sorted(client.dnsbl_lists)[:2])
+        out.append(Evidence("client is listed on a DNSBL" + (f" ({lists})" if lists else ""),
+                            w.rbl_listed))
+    if client.postscreen_rejects:
+        out.append(Evidence(f"{client.postscreen_rejects} postscreen violation(s) or reject(s)",
+                            w.postscreen_violation))
+    elif client.postscreen_pass:
+        out.append(Evidence("passed postscreen", w.postscreen_pass))
     if rejects["relay"]:
         out.append(Evidence("client tried to relay", w.relay_attempt))
-    if rejects["spf"]:
+    if rejects["spf"] or client.spf_rejects:
         out.append(Evidence("rejected by the SPF policy", w.spf_rejected))
     if client.queued:
         out.append(Evidence(f"{client.queued} message(s) from this client accepted",
