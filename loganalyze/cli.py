@@ -114,6 +114,12 @@ def analyze_command(
         typer.Option("--tz", metavar="ZONE",
                      help="Time zone for journal time stamps (default: this machine's)."),
     ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", "-j", metavar="N", min=0,
+                     help="Processes for big plain files (split at line boundaries); "
+                          "0: one per core."),
+    ] = 0,
     weights: Annotated[
         Path | None,
         typer.Option("--weights", metavar="TOML",
@@ -139,7 +145,7 @@ def analyze_command(
                 resolver=resolver, server=server, helo_access=table, year=year,
                 on_line_block=sink.lines,
                 weights=load_weights(weights) if weights is not None else DEFAULT_WEIGHTS,
-                spf_budget=dns_deadline, input_format=input_format, tz=_zone(tz),
+                spf_budget=dns_deadline, input_format=input_format, tz=_zone(tz), jobs=jobs,
             )
             analysis = analyze_logs(logs, options)
     except LogAnalyzeError as exc:

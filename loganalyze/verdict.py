@@ -18,6 +18,7 @@ from typing import Any
 
 from .domains import is_generic_name, registered_domain, same_organisation
 from .errors import ConfigError
+from .senders import _KEEP as RECIPIENT_EXAMPLES
 from .senders import ClientStats, SenderStats
 from .spf_check import SpfOutcome
 
@@ -219,7 +220,10 @@ def _recipient_evidence(
     recipients = set(sender.recipients)
     if client is not None:
         recipients |= client.recipients
-    if len(recipients) >= w.many_recipients_at:
+    if len(recipients) >= RECIPIENT_EXAMPLES:
+        # Only so many examples are kept per client: past that, say "at least".
+        out.append(Evidence(f"{RECIPIENT_EXAMPLES}+ different recipients", w.many_recipients))
+    elif len(recipients) >= w.many_recipients_at:
         out.append(Evidence(f"{len(recipients)} different recipients", w.many_recipients))
     elif recipients and len(recipients) <= w.few_recipients_up_to:
         out.append(Evidence(f"{len(recipients)} recipient(s)", w.few_recipients))

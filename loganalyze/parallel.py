@@ -1,0 +1,349 @@
+"""Read a big log on several cores: split it at line boundaries, merge the aggregates.
+
+Each worker tokenizes one byte range of a plain file and builds the sessions
+that *start* in it. A session still open at the end of its range is
+finished by reading on past the end (the "lookahead") until every such
+session has disconnected; records of sessions that started before the range
+are left to the worker of the previous range. So every session is built
+whole by exactly one worker, and the merged result equals a sequential run.
+
+Only plain regular files are split; compressed files and standard input are
+each read by one worker. Workers are forked processes (Linux), so nothing
+but the per-worker aggregates crosses a process boundary.
+"""
+
+from __future__ import annotations
+
+import codecs
+import multiprocessing
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from .senders import _KEEP, ClientStats, SenderStats, Traffic, add_evidence, add_session
+from .sessions import _STALE_SECONDS, SessionBuilder, SessionStats
+from .sources import file_size
+from .timeline import order_inputs
+from .tokenizer import ALL_KINDS, EVIDENCE_KINDS, InputFormat, Kind, Tokenizer, TokenizerStats
+
+# Ranges smaller than this are not worth a process of their own.
+MIN_RANGE = 16 << 20
+_BLOCK = 8 << 20
+# A session open this far past the end of its range is given up (stale) like
+# the sequential builder's hour-long sweep would.
+_MAX_LOOKAHEAD = 256 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One unit of work: a byte range of a plain file, or a whole input."""
+
+    name: str
+    start: int
+    end: int | None
+    """None: read the input to its end (compressed files, standard input)."""
+    first: bool
+    """True for the first range of the first input: sessions cut by the log start count."""
+    year: int | None
+    """Year at the start of the range (traditional syslog carries none)."""
+
+
+@dataclass(slots=True)
+class Part:
+    """What one worker found."""
+
+    traffic: Traffic
+    lines: TokenizerStats
+    sessions: SessionStats
+
+
+def _boundaries(name: str, size: int, pieces: int) -> list[int]:
+    """Byte offsets that split a file into ``pieces`` ranges at line starts."""
+    cuts = [0]
+    with open(name, "rb") as handle:
+        for k in range(1, pieces):
+            handle.seek(max(size * k // pieces, cuts[-1]))
+            handle.readline()  # to the start of the next line
+            offset = handle.tell()
+            if offset < size and offset > cuts[-1]:
+                cuts.append(offset)
+    cuts.append(size)
+    return cuts
+
+
+def _range_lines(name: str, start: int, end: int | None) -> Iterator[tuple[bool, str]]:
+    """Yield (inside the range, line) from ``start``; past ``end`` until the caller stops.
+
+    ``end`` is a line start, so a block splits there into whole lines.
+    """
+    decode = codecs.getincrementaldecoder("utf-8")("replace").decode
+    position = start  # file offset of ``tail``'s first byte
+    tail = b""
+    with open(name, "rb") as handle:
+        handle.seek(start)
+        while True:
+            block = handle.read(_BLOCK)
+            if not block:
+                break
+            data = tail + block
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                tail = data
+                continue
+            body, tail = data[:cut], data[cut:]
+            if end is None or position + cut <= end:
+                portions = [(True, body)]
+            elif position >= end:
+                portions = [(False, body)]
+            else:
+                portions = [(True, body[: end - position]), (False, body[end - position:])]
+            position += cut
+            for inside, chunk in portions:
+                text = decode(chunk)
+                for line in text.split("\n")[:-1]:
+                    yield inside, _clean(line)
+            if end is not None and position > end + _MAX_LOOKAHEAD:
+                return
+        if tail:
+            yield end is None or position < end, _clean(decode(tail, True))
+
+
+def _clean(line: str) -> str:
+    # As sources.read_lines: CRLF logs and NUL padding left by a crash.
+    if "\r" in line:
+        line = line.rstrip("\r")
+    if "\x00" in line:
+        line = line.lstrip("\x00")
+    return line
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    input_format: InputFormat
+    tz: object
+    now: datetime | None
+
+
+def _run(task: Task, settings: _Settings) -> Part:
+    """Build the sessions that start in ``task``'s range, and all its line counts."""
+    tokenizer = Tokenizer(year=task.year, now=settings.now, tz=settings.tz,  # type: ignore[arg-type]
+                          input_format=settings.input_format, kinds=ALL_KINDS)
+    builder = SessionBuilder()
+    traffic = Traffic()
+    parse, feed = tokenizer.parse, builder.feed
+    open_sessions = builder._open  # noqa: SLF001 - the worker drives its own builder
+    counted: TokenizerStats | None = None
+    lines: Iterator[tuple[bool, str]]
+    if task.end is None and task.start == 0:
+        lines = ((True, line) for line in _whole(task.name))
+    else:
+        lines = _range_lines(task.name, task.start, task.end)
+    lineno = 0
+    past = 0
+    for inside, line in lines:
+        lineno += 1
+        if not inside:
+            if counted is None:
+                # Past the range: finish our sessions; these lines are the next worker's.
+                counted = tokenizer.stats
+                tokenizer.stats = TokenizerStats()
+            past += 1
+            if not open_sessions or (not past & 0x3FF and _all_stale(open_sessions, line,
+                                                                      tokenizer)):
+                break
+        record = parse(line, lineno)
+        if record is None:
+            continue
+        kind = record.kind
+        if kind in EVIDENCE_KINDS:
+            if inside:
+                add_evidence(traffic, record)
+            continue
+        key = (record.host, record.service, record.pid)
+        if not inside:
+            if kind is Kind.CONNECT and key in open_sessions:
+                # The process serves a new client: ours ended without a disconnect line,
+                # exactly as the sequential builder decides; the new session is not ours.
+                for session in feed(record):
+                    add_session(traffic, session)
+                open_sessions.pop(key, None)
+                continue
+            if kind in (Kind.CONNECT, Kind.HOSTNAME_MISMATCH) or (
+                kind is not Kind.SPF and key not in open_sessions
+            ):
+                continue
+        elif not task.first and kind not in (Kind.CONNECT, Kind.HOSTNAME_MISMATCH, Kind.SPF) \
+                and key not in open_sessions:
+            # The tail of a session that started in the previous range.
+            continue
+        for session in feed(record):
+            add_session(traffic, session)
+    for session in builder.close():
+        add_session(traffic, session)
+    return Part(traffic, counted or tokenizer.stats, builder.stats)
+
+
+def _all_stale(open_sessions: dict[object, Any], line: str, tokenizer: Tokenizer) -> bool:
+    """True when every session still open has been silent for over an hour: no more
+    lines of theirs will come (the sequential builder closes them the same way)."""
+    now = tokenizer.line_time(line)
+    if now is None:
+        return False
+    return all((now - s.end).total_seconds() > _STALE_SECONDS for s in open_sessions.values())
+
+
+def _whole(name: str) -> Iterator[str]:
+    from .sources import read_lines
+
+    return read_lines(name)
+
+
+def plan(names: Sequence[str], jobs: int, *, input_format: InputFormat, tz: object,
+         now: datetime | None, year: int | None) -> list[Task]:
+    """Tasks for ``names`` in timeline order; big plain files split into ``jobs`` ranges."""
+    tasks: list[Task] = []
+    inputs = order_inputs(names, input_format=input_format, tz=tz, now=now)  # type: ignore[arg-type]
+    for item in inputs:
+        size = file_size(item.name)
+        plain = size is not None and item.name != "-" and _is_plain(item.name)
+        pieces = min(jobs, max(1, (size or 0) // MIN_RANGE)) if plain else 1
+        cuts = _boundaries(item.name, size or 0, pieces) if plain and pieces > 1 else None
+        # Each input's first range keeps the sessions cut by its start: a worker's
+        # lookahead does not cross into the next file, so a session spanning a
+        # rotation counts as two halves (as if the files were analysed apart).
+        if cuts is None:
+            tasks.append(Task(item.name, 0, None, True, year))
+            continue
+        for k, (start, end) in enumerate(zip(cuts, cuts[1:], strict=False)):
+            tasks.append(Task(item.name, start, end, k == 0, year))
+    return _with_years(tasks, input_format, tz, now, year)
+
+
+_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+def _is_plain(name: str) -> bool:
+    """A regular, uncompressed file: the only kind that can be read from an offset."""
+    try:
+        with open(name, "rb") as handle:
+            head = handle.read(6)
+    except OSError:
+        return False
+    return os.path.isfile(name) and not head.startswith(_COMPRESSED)
+
+
+def _with_years(tasks: list[Task], input_format: InputFormat, tz: object,
+                now: datetime | None, year: int | None) -> list[Task]:
+    """Give each range the year its first line has in a sequential read."""
+    clock = Tokenizer(year=year, now=now, tz=tz, input_format=input_format)  # type: ignore[arg-type]
+    out = []
+    for task in tasks:
+        first_year = year
+        with open(task.name, "rb") as handle:
+            handle.seek(task.start)
+            line = handle.readline(64 << 10).decode("utf-8", "replace")
+        when = clock.line_time(_clean(line.rstrip("\n")))
+        if when is not None:
+            first_year = when.year
+        out.append(Task(task.name, task.start, task.end, task.first, first_year))
+    return out
+
+
+def run_tasks(tasks: Sequence[Task], jobs: int, *, input_format: InputFormat, tz: object,
+              now: datetime | None) -> tuple[Traffic, TokenizerStats, SessionStats]:
+    """Run the tasks on ``jobs`` processes and merge their parts in order."""
+    settings = _Settings(input_format, tz, now)
+    if jobs <= 1 or len(tasks) <= 1:
+        parts = [_run(task, settings) for task in tasks]
+    else:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(min(jobs, len(tasks))) as pool:
+            parts = pool.starmap(_run, [(task, settings) for task in tasks])
+    return merge_parts(parts)
+
+
+def merge_parts(parts: Sequence[Part]) -> tuple[Traffic, TokenizerStats, SessionStats]:
+    """Add up the workers' findings, earliest range first."""
+    traffic = Traffic()
+    lines = TokenizerStats()
+    sessions = SessionStats()
+    for part in parts:
+        _merge_traffic(traffic, part.traffic)
+        for f in fields(TokenizerStats):
+            if f.name == "samples":
+                lines.samples.extend(part.lines.samples[: 20 - len(lines.samples)])
+            else:
+                setattr(lines, f.name, getattr(lines, f.name) + getattr(part.lines, f.name))
+        for f in fields(SessionStats):
+            setattr(sessions, f.name, getattr(sessions, f.name) + getattr(part.sessions, f.name))
+    return traffic, lines, sessions
+
+
+def _merge_traffic(into: Traffic, other: Traffic) -> None:
+    into.sessions += other.sessions
+    into.sessions_with_helo += other.sessions_with_helo
+    for ip, client in other.clients.items():
+        mine = into.clients.get(ip)
+        if mine is None:
+            into.clients[ip] = client
+        else:
+            _merge_record(mine, client)
+    for key, sender in other.senders.items():
+        ours = into.senders.get(key)
+        if ours is None:
+            into.senders[key] = sender
+        else:
+            _merge_record(ours, sender)
+
+
+# Fields that are not summed: the earliest, the latest, the highest, the first seen.
+_MIN = {"first_seen"}
+_MAX = {"last_seen", "dnsbl_rank"}
+_KEEP_FIRST = {"ip", "client_ip", "helo", "first_reply"}
+# Sets the aggregation caps (examples, not counts): merged under the same cap.
+_SET_CAPS = {"recipients": _KEEP, "senders": _KEEP, "dnsbl_lists": 10}
+
+
+def _merge_record(into: ClientStats | SenderStats, other: ClientStats | SenderStats) -> None:
+    """Merge two aggregates of the same client or sender, field by field."""
+    for f in fields(into):
+        name = f.name
+        mine, theirs = getattr(into, name), getattr(other, name)
+        if name in _KEEP_FIRST:
+            if not mine:
+                setattr(into, name, theirs)
+        elif name in _MIN:
+            setattr(into, name, theirs if mine is None else min(mine, theirs or mine))
+        elif name in _MAX:
+            setattr(into, name, theirs if mine is None else max(mine, theirs or mine))
+        elif isinstance(mine, Counter):
+            mine.update(theirs)
+        elif isinstance(mine, set):
+            cap = _SET_CAPS.get(name)
+            if cap is None:
+                mine |= theirs
+            elif len(mine) < cap:
+                mine.update(islice(sorted(theirs - mine), cap - len(mine)))
+        elif isinstance(mine, list):
+            mine.extend(theirs)
+        elif isinstance(mine, dict):
+            for k, v in theirs.items():
+                mine[k] = mine.get(k, 0) + v
+        elif isinstance(mine, bool) or mine is None:
+            setattr(into, name, mine or theirs)
+        elif isinstance(mine, int | float):
+            setattr(into, name, mine + theirs)
+        else:
+            raise TypeError(f"do not know how to merge {type(into).__name__}.{name}")
+
+
+def default_jobs() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

@@ -1,0 +1,92 @@
+"""Reading a file on several cores gives exactly what one sequential pass gives."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from loganalyze import parallel
+from loganalyze.analysis import Analysis, AnalyzeOptions, analyze_logs
+from loganalyze.dns import NoDnsResolver
+from loganalyze.postfix_config import load_identity
+from loganalyze.report import finding_record
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+LOGS = [
+    FIXTURES / "mail.log",
+    FIXTURES / "formats" / "day.log",
+    FIXTURES / "formats" / "day.rfc3339.log",
+    FIXTURES / "lab" / "recorded" / "legit-broken-helo" / "mail.log",
+]
+
+
+def run(path: Path, jobs: int) -> Analysis:
+    options = AnalyzeOptions(resolver=NoDnsResolver(), server=load_identity(FIXTURES / "postfix"),
+                             year=2026, jobs=jobs)
+    return analyze_logs([str(path)], options)
+
+
+def summary(analysis: Analysis) -> tuple[object, ...]:
+    lines, sessions = analysis.lines, analysis.sessions
+    return (
+        [finding_record(f) for f in analysis.findings],
+        (lines.lines, lines.matched, lines.irrelevant, lines.unparsed),
+        (sessions.sessions, sessions.without_connect, sessions.without_disconnect),
+        analysis.traffic.sessions, len(analysis.traffic.clients), len(analysis.traffic.senders),
+    )
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("range_bytes", [2048, 16384])
+def test_split_file_equals_sequential(
+    path: Path, range_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parallel, "MIN_RANGE", range_bytes)
+    sequential = run(path, 1)
+    tasks = parallel.plan([str(path)], 64, input_format=parallel.InputFormat.AUTO, tz=None,
+                          now=None, year=2026)
+    assert len(tasks) == min(64, max(1, path.stat().st_size // range_bytes))  # really split
+    assert len(tasks) > 1 or range_bytes > 2048
+    for task in tasks[1:]:
+        with open(path, "rb") as handle:
+            handle.seek(task.start - 1)
+            assert handle.read(1) == b"\n"
+    split = run(path, 64)
+    assert summary(split) == summary(sequential)
+
+
+def test_split_keeps_the_year_across_new_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "MIN_RANGE", 256)
+    lines = []
+    for i, day in enumerate(["Dec 31 23:50:00", "Dec 31 23:59:00", "Jan  1 00:05:00",
+                             "Jan  1 00:10:00", "Jan  1 00:20:00"]):
+        ip = f"203.0.113.{i + 1}"
+        lines += [
+            f"{day} mail postfix/smtpd[{100 + i}]: connect from unknown[{ip}]",
+            f"{day} mail postfix/smtpd[{100 + i}]: NOQUEUE: reject: RCPT from unknown[{ip}]: "
+            f"504 5.5.2 <bot{i}>: Helo command rejected: need fully-qualified hostname; "
+            f"from=<a@b.example> to=<c@example.com> proto=ESMTP helo=<bot{i}>",
+            f"{day} mail postfix/smtpd[{100 + i}]: disconnect from unknown[{ip}] ehlo=1 mail=1 "
+            "rcpt=0/1 quit=1 commands=3/4",
+        ]
+    log = tmp_path / "mail.log"
+    log.write_text("\n".join(lines) + "\n")
+    options = AnalyzeOptions(resolver=NoDnsResolver(), year=2026, jobs=8)
+    split = analyze_logs([str(log)], options)
+    assert sorted(f.first_seen.year for f in split.findings) == [2026, 2026, 2027, 2027, 2027]
+    options.jobs = 1
+    assert summary(split) == summary(analyze_logs([str(log)], options))
+
+
+def test_cli_jobs_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    analyze = str(Path(sys.executable).parent / "analyze")
+    base = [analyze, str(FIXTURES / "mail.log"), "--no-dns", "--year", "2026", "-q",
+            "--postfix-config", str(FIXTURES / "postfix"), "-f", "json"]
+    one = subprocess.run([*base, "--jobs", "1"], capture_output=True, text=True, timeout=120)
+    two = subprocess.run([*base, "--jobs", "2"], capture_output=True, text=True, timeout=120)
+    assert one.returncode == two.returncode == 0
+    assert one.stdout == two.stdout
