@@ -313,9 +313,9 @@ def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     Files may be given in any order (mail.log, mail.log.1, mail.log.2.gz):
     they are read oldest first, by their first time stamp.
     """
-    if options.jobs != 1:
-        from . import parallel
+    from . import parallel
 
+    if options.jobs != 1 and parallel.worth_splitting(paths):
         jobs = options.jobs or parallel.default_jobs()
         tasks = parallel.plan(paths, jobs, input_format=options.input_format, tz=options.tz,
                               now=options.now, year=options.year)

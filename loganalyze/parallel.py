@@ -243,6 +243,9 @@ def _with_years(tasks: list[Task], input_format: InputFormat, tz: object,
     out = []
     for task in tasks:
         first_year = year
+        if task.end is None:  # a whole (compressed) input: its own inference from the start
+            out.append(task)
+            continue
         with open(task.name, "rb") as handle:
             handle.seek(task.start)
             line = handle.readline(64 << 10).decode("utf-8", "replace")
@@ -339,6 +342,18 @@ def _merge_record(into: ClientStats | SenderStats, other: ClientStats | SenderSt
             setattr(into, name, mine + theirs)
         else:
             raise TypeError(f"do not know how to merge {type(into).__name__}.{name}")
+
+
+def worth_splitting(names: Sequence[str]) -> bool:
+    """True when several processes can help: files only (no standard input), and a
+    plain file big enough to split, or several big files."""
+    if not names or "-" in names:
+        return False
+    sizes = [file_size(name) or 0 for name in names]
+    big = [size for name, size in zip(names, sizes, strict=True)
+           if size >= MIN_RANGE and _is_plain(name)]
+    return any(size >= 2 * MIN_RANGE for size in big) or (
+        len(names) > 1 and sum(size >= MIN_RANGE for size in sizes) > 1)
 
 
 def default_jobs() -> int:
