@@ -36,6 +36,11 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check loganalyze tests
 	$(BIN)/mypy
 
+# The throughput/memory benchmark (issue 8): generates 1M- and 5M-line logs (about 900 MB
+# in tests/benchmarks/data/, git-ignored) and times analyze, grep and pflogsumm on them.
+bench: $(VENV)/.installed
+	$(BIN)/python tests/benchmarks/run_bench.py $(BENCH_ARGS)
+
 # Open the notebooks in JupyterLab (installs the notebooks extra first).
 notebook: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[notebooks]'
