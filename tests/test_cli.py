@@ -206,3 +206,33 @@ def test_hostile_strings_cannot_drive_the_terminal_or_the_table(tmp_path: Path) 
     # JSON keeps the string exactly (escaped by JSON itself).
     (row,) = json.loads(analyze(str(log), "--no-dns", "--year", "2026", "-f", "json").stdout)
     assert row["helo"] == evil_helo
+
+
+def test_progress_on_a_terminal_and_silence_under_cron(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    log = tmp_path / "mail.log"
+    subprocess.run([sys.executable, str(REPO / "tests" / "benchmarks" / "generate_log.py"),
+                    "--lines", "200k", "--output", str(log)], check=True, timeout=120)
+    args = [str(BIN / "analyze"), str(log), "--no-dns", "--jobs", "1", "--format", "json",
+            "--quiet"]
+    # Not a terminal (cron, a pipe): nothing but the report.
+    quiet = run(*args)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    # On a terminal: a progress display on stderr while reading.
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execv(args[0], args)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"reading log lines" in seen
