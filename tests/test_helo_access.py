@@ -146,3 +146,23 @@ def test_main_cf_identity() -> None:
         "example.com", "mail.example.com", "localhost.example.com", "example.net"}
     assert SERVER.owns("MAIL.EXAMPLE.COM.")
     assert not SERVER.owns("example.com.evil.test")
+
+
+def test_identity_from_postconf_n_output(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from loganalyze.postfix_config import load_identity
+
+    # `postconf -n > file` writes one "name = value" line per setting, no continuations.
+    saved = tmp_path / "postconf-n.txt"
+    saved.write_text(
+        "alias_maps = hash:/etc/aliases\n"
+        "mydestination = $myhostname, mail.$mydomain, localhost\n"
+        "mydomain = example.org\n"
+        "myhostname = mx1.example.org\n"
+        "mynetworks = 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128\n"
+        "smtpd_helo_restrictions = permit_mynetworks, check_helo_access "
+        "hash:/etc/postfix/helo_access, reject_invalid_helo_hostname\n"
+    )
+    identity = load_identity(saved)
+    assert identity.owns("mx1.example.org") and identity.owns("www.example.org")
+    assert "check_helo_access" in identity.helo_restrictions
+    assert unsafe_reason("mx1.example.org", identity) is not None
