@@ -43,6 +43,7 @@ from .cli_options import (
 from .cli_report import report_command
 from .errors import LogAnalyzeError
 from .helo_access import load_helo_access
+from .postfix_config import restriction_advice
 from .progress import progress
 from .report import (
     OutputFormat,
@@ -175,6 +176,9 @@ def analyze_command(
     sys.stdout.write(text)
     if not quiet:
         sys.stderr.write(render_summary(analysis))
+        advice = restriction_advice(server)
+        if advice and analysis.suggestions:
+            sys.stderr.write(f"warning: {advice}\n")
     if write is not None:
         _write_table(write, analysis, options_text)
     if verbose:

@@ -123,3 +123,29 @@ def default_identity() -> ServerIdentity:
         except ConfigError:
             pass
     return identity_from_params({})
+
+
+_HELO_CHECKS = ("reject_invalid_helo_hostname", "reject_non_fqdn_helo_hostname",
+                "reject_unknown_helo_hostname", "reject_invalid_hostname",
+                "reject_non_fqdn_hostname", "reject_unknown_hostname")
+
+
+def restriction_advice(identity: ServerIdentity) -> str | None:
+    """A warning when helo_access entries could not work with these restrictions.
+
+    Restrictions are evaluated in order and the first reject wins, so the
+    whitelist must come before the reject_*_helo_hostname checks.
+    """
+    items = [i.lower() for i in _split(identity.helo_restrictions)]
+    checks = [n for n, item in enumerate(items) if item in _HELO_CHECKS]
+    if not checks:
+        return None
+    access = [n for n, item in enumerate(items) if item == "check_helo_access"]
+    if not access:
+        return ("smtpd_helo_restrictions has no check_helo_access: add "
+                "'check_helo_access hash:/etc/postfix/helo_access' before "
+                f"{items[checks[0]]}, or helo_access entries have no effect")
+    if access[0] > checks[0]:
+        return (f"check_helo_access comes after {items[checks[0]]} in smtpd_helo_restrictions: "
+                "move it before the reject_* checks, or helo_access entries have no effect")
+    return None

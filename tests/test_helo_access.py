@@ -166,3 +166,21 @@ def test_identity_from_postconf_n_output(tmp_path) -> None:  # type: ignore[no-u
     assert identity.owns("mx1.example.org") and identity.owns("www.example.org")
     assert "check_helo_access" in identity.helo_restrictions
     assert unsafe_reason("mx1.example.org", identity) is not None
+
+
+def test_restriction_order_advice() -> None:
+    from loganalyze.postfix_config import restriction_advice
+
+    def advice(value: str) -> str | None:
+        return restriction_advice(identity_from_params({
+            "myhostname": "mx.example.org", "smtpd_helo_restrictions": value}))
+
+    tutorial = ("permit_mynetworks, permit_sasl_authenticated, check_helo_access "
+                "hash:/etc/postfix/helo_access, reject_invalid_helo_hostname, "
+                "reject_non_fqdn_helo_hostname, reject_unknown_helo_hostname")
+    assert advice(tutorial) is None
+    late = ("permit_mynetworks, reject_unknown_helo_hostname, "
+            "check_helo_access hash:/etc/postfix/helo_access")
+    assert "comes after reject_unknown_helo_hostname" in (advice(late) or "")
+    assert "has no check_helo_access" in (advice("reject_invalid_helo_hostname") or "")
+    assert advice("") is None
