@@ -5,17 +5,43 @@ The pipeline, one module per stage: :mod:`sources` (files) -> :mod:`tokenizer`
 :mod:`senders` (sessions to senders) -> :mod:`checks` + :mod:`dns` (Postfix's
 HELO checks) -> :mod:`verdict` (evidence) -> :mod:`report` /
 :mod:`helo_access` (output). :func:`analyze_logs` runs it all.
+
+The names below are imported on first use, so ``import loganalyze.tokenizer``
+(or a worker process that only reads logs) does not load the DNS library, the
+public suffix list or pandas.
 """
 
-from .analysis import Analysis, AnalyzeOptions, Finding, analyze_lines, analyze_logs
-from .checks import Check, HeloCheckResult, check_helo
-from .dns import DnsResolver, DnsStatus, HostLookup, NoDnsResolver, StaticResolver
-from .errors import ConfigError, InputError, LogAnalyzeError
-from .postfix_config import ServerIdentity, load_identity
-from .sessions import HeloSession, build_sessions
-from .timeline import read_timeline
-from .tokenizer import InputFormat, LogRecord, Tokenizer, tokenize
-from .verdict import Label, Verdict, Weights
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .analysis import Analysis, AnalyzeOptions, Finding, analyze_lines, analyze_logs
+    from .checks import Check, HeloCheckResult, check_helo
+    from .dns import DnsResolver, DnsStatus, HostLookup, NoDnsResolver, StaticResolver
+    from .errors import ConfigError, InputError, LogAnalyzeError
+    from .postfix_config import ServerIdentity, load_identity
+    from .sessions import HeloSession, build_sessions
+    from .timeline import read_timeline
+    from .tokenizer import InputFormat, LogRecord, Tokenizer, tokenize
+    from .verdict import Label, Verdict, Weights
+
+_EXPORTS = {
+    "analysis": ["Analysis", "AnalyzeOptions", "Finding", "analyze_lines", "analyze_logs"],
+    "checks": ["Check", "HeloCheckResult", "check_helo"],
+    "dns": ["DnsResolver", "DnsStatus", "HostLookup", "NoDnsResolver", "StaticResolver"],
+    "errors": ["ConfigError", "InputError", "LogAnalyzeError"],
+    "postfix_config": ["ServerIdentity", "load_identity"],
+    "sessions": ["HeloSession", "build_sessions"],
+    "timeline": ["read_timeline"],
+    "tokenizer": ["InputFormat", "LogRecord", "Tokenizer", "tokenize"],
+    "verdict": ["Label", "Verdict", "Weights"],
+    # The DataFrame API lives in frames.py, the only module that imports pandas.
+    "frames": ["COLUMNS", "analyze", "check_frame", "findings_frame", "read_events",
+               "senders_frame", "sessions_frame", "suggestions_frame"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "Analysis",
@@ -48,17 +74,25 @@ __all__ = [
     "tokenize",
 ]
 __version__ = "0.1.0"
-
-# The DataFrame API lives in frames.py, the only module that imports pandas; it is
-# loaded on first use so the command line starts without pandas.
-_FRAMES = {"COLUMNS", "analyze", "check_frame", "findings_frame", "read_events",
-           "senders_frame", "sessions_frame", "suggestions_frame"}
-__all__ += sorted(_FRAMES)
+__all__ += sorted(_EXPORTS["frames"])
 
 
 def __getattr__(name: str) -> object:
-    if name in _FRAMES:
-        from . import frames
+    module = _MODULE_OF.get(name)
+    if module is None:
+        if not name.startswith("_"):
+            # A submodule not imported yet (``loganalyze.sources``), as before.
+            try:
+                return import_module(f".{name}", __name__)
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{__name__}.{name}":
+                    raise
+        raise AttributeError(f"module 'loganalyze' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    if module != "frames":
+        globals()[name] = value  # next time without this function
+    return value
 
-        return getattr(frames, name)
-    raise AttributeError(f"module 'loganalyze' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MODULE_OF))

@@ -14,10 +14,11 @@ from .checks import Check, HeloCheckResult, check_helo, dns_query_name
 from .dns import DnsResolver, HostLookup, HostResolver
 from .helo_access import HeloAccessTable, access_key, format_entry, unsafe_reason
 from .postfix_config import ServerIdentity
-from .senders import SenderStats, Traffic, add_evidence, add_session
+from .senders import Collector, SenderStats, Traffic, add_evidence, add_session, collect_blocks
 from .sessions import SessionBuilder, SessionStats
+from .sources import line_blocks
 from .spf_check import SpfOutcome, check_many
-from .timeline import read_timeline
+from .timeline import read_timeline_blocks
 from .tokenizer import ALL_KINDS, EVIDENCE_KINDS, InputFormat, Tokenizer, TokenizerStats
 from .verdict import DEFAULT_WEIGHTS, Label, Verdict, Weights, judge
 
@@ -296,15 +297,18 @@ def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> tuple[list[Findi
 
 def analyze_lines(lines: Iterable[str], options: AnalyzeOptions) -> Analysis:
     """Analyze an iterable of log lines (one timeline)."""
+    return analyze_blocks(line_blocks(lines), options)
+
+
+def analyze_blocks(blocks: Iterable[Sequence[str]], options: AnalyzeOptions) -> Analysis:
+    """Analyze a timeline given in blocks of lines (:func:`~loganalyze.sources.read_blocks`)."""
     tokenizer = Tokenizer(year=options.year, now=options.now, tz=options.tz,
                           input_format=options.input_format, kinds=ALL_KINDS)
-    builder = SessionBuilder()
-    traffic = Traffic()
-    collect_traffic(lines, tokenizer, builder, traffic, options.on_line_block)
-    for session in builder.close():
-        add_session(traffic, session)
-    findings, names, temporary = judge_traffic(traffic, options)
-    return Analysis(findings, tokenizer.stats, builder.stats, traffic, names, temporary)
+    collector = Collector()
+    collect_blocks(blocks, tokenizer, collector, options.on_line_block)
+    findings, names, temporary = judge_traffic(collector.traffic, options)
+    return Analysis(findings, tokenizer.stats, collector.stats, collector.traffic, names,
+                    temporary)
 
 
 def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
@@ -325,9 +329,9 @@ def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
                 now=options.now)
             findings, names, temporary = judge_traffic(traffic, options)
             return Analysis(findings, line_stats, session_stats, traffic, names, temporary)
-    lines = read_timeline(paths, input_format=options.input_format, tz=options.tz,
-                          now=options.now)
-    return analyze_lines(lines, options)
+    blocks = read_timeline_blocks(paths, input_format=options.input_format, tz=options.tz,
+                                  now=options.now)
+    return analyze_blocks(blocks, options)
 
 
 def helo_key(finding: Finding) -> str:

@@ -5,12 +5,20 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from publicsuffixlist import PublicSuffixList
+if TYPE_CHECKING:
+    from publicsuffixlist import PublicSuffixList
 
-# ICANN suffixes only: the private section lists e.g. compute-1.amazonaws.com,
-# which would make every EC2 host its own "organisation".
-_PSL = PublicSuffixList(only_icann=True)
+
+@lru_cache(maxsize=1)
+def _psl() -> PublicSuffixList:
+    """The public suffix list, loaded on first use (it takes a while)."""
+    from publicsuffixlist import PublicSuffixList
+
+    # ICANN suffixes only: the private section lists e.g. compute-1.amazonaws.com,
+    # which would make every EC2 host its own "organisation".
+    return PublicSuffixList(only_icann=True)
 
 
 @lru_cache(maxsize=65536)
@@ -23,16 +31,17 @@ def registered_domain(name: str) -> str:
     name = name.lower().rstrip(".")
     if not name:
         return ""
-    private = _PSL.privatesuffix(name)
+    private = _psl().privatesuffix(name)
     if private:
         return str(private)
     labels = name.split(".")
     return ".".join(labels[-2:]) if len(labels) >= 2 else name
 
 
+@lru_cache(maxsize=65536)
 def has_public_suffix(name: str) -> bool:
     """True when the name ends in a real ICANN suffix (``.com``, ``.co.uk``...)."""
-    return _PSL.privatesuffix(name.lower().rstrip(".")) is not None
+    return _psl().privatesuffix(name.lower().rstrip(".")) is not None
 
 
 def same_organisation(a: str, b: str) -> bool:
@@ -63,6 +72,7 @@ _DYNAMIC_WORDS = re.compile(
 )
 
 
+@lru_cache(maxsize=65536)
 def is_generic_name(name: str, ip: str) -> bool:
     """True for ISP-style names with the address embedded or dynamic-pool words.
 

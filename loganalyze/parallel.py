@@ -17,14 +17,12 @@ from __future__ import annotations
 import codecs
 import multiprocessing
 import os
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
-from .senders import _KEEP, ClientStats, SenderStats, Traffic, add_evidence, add_session
+from .senders import Traffic, add_evidence, add_session
 from .sessions import _STALE_SECONDS, SessionBuilder, SessionStats
 from .sources import file_size
 from .timeline import order_inputs
@@ -170,7 +168,7 @@ def _run(task: Task, settings: _Settings) -> Part:
                 # exactly as the sequential builder decides; the new session is not ours.
                 for session in feed(record):
                     add_session(traffic, session)
-                open_sessions.pop(key, None)
+                builder.discard(key)
                 continue
             if kind in (Kind.CONNECT, Kind.HOSTNAME_MISMATCH) or (
                 kind is not Kind.SPF and key not in open_sessions
@@ -187,7 +185,7 @@ def _run(task: Task, settings: _Settings) -> Part:
     return Part(traffic, counted or tokenizer.stats, builder.stats)
 
 
-def _all_stale(open_sessions: dict[object, Any], line: str, tokenizer: Tokenizer) -> bool:
+def _all_stale(open_sessions: dict[Any, Any], line: str, tokenizer: Tokenizer) -> bool:
     """True when every session still open has been silent for over an hour: no more
     lines of theirs will come (the sequential builder closes them the same way)."""
     now = tokenizer.line_time(line)
@@ -275,7 +273,7 @@ def merge_parts(parts: Sequence[Part]) -> tuple[Traffic, TokenizerStats, Session
     lines = TokenizerStats()
     sessions = SessionStats()
     for part in parts:
-        _merge_traffic(traffic, part.traffic)
+        traffic.merge(part.traffic)
         for f in fields(TokenizerStats):
             if f.name == "samples":
                 lines.samples.extend(part.lines.samples[: 20 - len(lines.samples)])
@@ -284,64 +282,6 @@ def merge_parts(parts: Sequence[Part]) -> tuple[Traffic, TokenizerStats, Session
         for f in fields(SessionStats):
             setattr(sessions, f.name, getattr(sessions, f.name) + getattr(part.sessions, f.name))
     return traffic, lines, sessions
-
-
-def _merge_traffic(into: Traffic, other: Traffic) -> None:
-    into.sessions += other.sessions
-    into.sessions_with_helo += other.sessions_with_helo
-    for ip, client in other.clients.items():
-        mine = into.clients.get(ip)
-        if mine is None:
-            into.clients[ip] = client
-        else:
-            _merge_record(mine, client)
-    for key, sender in other.senders.items():
-        ours = into.senders.get(key)
-        if ours is None:
-            into.senders[key] = sender
-        else:
-            _merge_record(ours, sender)
-
-
-# Fields that are not summed: the earliest, the latest, the highest, the first seen.
-_MIN = {"first_seen"}
-_MAX = {"last_seen", "dnsbl_rank"}
-_KEEP_FIRST = {"ip", "client_ip", "helo", "first_reply"}
-# Sets the aggregation caps (examples, not counts): merged under the same cap.
-_SET_CAPS = {"recipients": _KEEP, "senders": _KEEP, "dnsbl_lists": 10}
-
-
-def _merge_record(into: ClientStats | SenderStats, other: ClientStats | SenderStats) -> None:
-    """Merge two aggregates of the same client or sender, field by field."""
-    for f in fields(into):
-        name = f.name
-        mine, theirs = getattr(into, name), getattr(other, name)
-        if name in _KEEP_FIRST:
-            if not mine:
-                setattr(into, name, theirs)
-        elif name in _MIN:
-            setattr(into, name, theirs if mine is None else min(mine, theirs or mine))
-        elif name in _MAX:
-            setattr(into, name, theirs if mine is None else max(mine, theirs or mine))
-        elif isinstance(mine, Counter):
-            mine.update(theirs)
-        elif isinstance(mine, set):
-            cap = _SET_CAPS.get(name)
-            if cap is None:
-                mine |= theirs
-            elif len(mine) < cap:
-                mine.update(islice(sorted(theirs - mine), cap - len(mine)))
-        elif isinstance(mine, list):
-            mine.extend(theirs)
-        elif isinstance(mine, dict):
-            for k, v in theirs.items():
-                mine[k] = mine.get(k, 0) + v
-        elif isinstance(mine, bool) or mine is None:
-            setattr(into, name, mine or theirs)
-        elif isinstance(mine, int | float):
-            setattr(into, name, mine + theirs)
-        else:
-            raise TypeError(f"do not know how to merge {type(into).__name__}.{name}")
 
 
 def worth_splitting(names: Sequence[str]) -> bool:

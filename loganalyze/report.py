@@ -1,4 +1,7 @@
-"""Render findings as a table, JSON, CSV or helo_access lines; each renderer returns str.
+"""Render findings as a table, JSON, CSV or helo_access lines.
+
+Each ``render_*`` returns a str; ``write_json`` and ``write_csv`` write the same
+text to a stream one finding at a time, so a big report is never one string.
 
 Every string here may have been chosen by a stranger (HELO, sender, client
 name), so text meant for a terminal has control characters escaped, and the
@@ -12,13 +15,13 @@ import enum
 import io
 import json
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
-from tabulate import tabulate
-
-from .analysis import Analysis, Finding
 from .helo_access import client_access_line
+
+if TYPE_CHECKING:
+    from .analysis import Analysis, Finding
 
 
 class OutputFormat(enum.StrEnum):
@@ -69,15 +72,37 @@ def finding_record(finding: Finding) -> dict[str, Any]:
 
 def render_json(findings: Sequence[Finding]) -> str:
     """A JSON array of finding objects."""
-    return json.dumps([finding_record(f) for f in findings], indent=2, ensure_ascii=False) + "\n"
+    out = io.StringIO()
+    write_json(findings, out)
+    return out.getvalue()
+
+
+def write_json(findings: Iterable[Finding], out: TextIO) -> None:
+    """:func:`render_json` written to ``out`` one finding at a time (bounded memory)."""
+    first = True
+    for finding in findings:
+        # Exactly what json.dumps(list, indent=2) writes: each object indented once more.
+        text = json.dumps(finding_record(finding), indent=2, ensure_ascii=False)
+        out.write(("[\n  " if first else ",\n  ") + text.replace("\n", "\n  "))
+        first = False
+    out.write("[]\n" if first else "\n]\n")
+
+
+_CSV_FIELDS = ["helo", "client_ip", "client_name", "check", "rejected", "verdict", "score",
+               "evidence", "sessions", "first_seen", "last_seen", "spf", "dns", "access_line"]
 
 
 def render_csv(findings: Sequence[Finding]) -> str:
     """CSV with one row per finding; evidence joined with ``; ``."""
     out = io.StringIO()
-    fields = ["helo", "client_ip", "client_name", "check", "rejected", "verdict", "score",
-              "evidence", "sessions", "first_seen", "last_seen", "spf", "dns", "access_line"]
-    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    write_csv(findings, out)
+    return out.getvalue()
+
+
+def write_csv(findings: Iterable[Finding], out: TextIO) -> None:
+    """:func:`render_csv` written to ``out`` one row at a time."""
+    writer = csv.DictWriter(out, fieldnames=_CSV_FIELDS, extrasaction="ignore",
+                            lineterminator="\n")
     writer.writeheader()
     for finding in findings:
         record = finding_record(finding)
@@ -90,7 +115,6 @@ def render_csv(findings: Sequence[Finding]) -> str:
             value = display_text(value)
             record[key] = "'" + value if value[:1] in ("=", "+", "-", "@") else value
         writer.writerow(record)
-    return out.getvalue()
 
 
 def _when(finding: Finding) -> str:
@@ -110,6 +134,8 @@ def _action(finding: Finding) -> str:
 
 def render_table(findings: Sequence[Finding], width: int = 48) -> str:
     """A plain-text table for a terminal or an e-mail."""
+    from tabulate import tabulate  # only the table needs it
+
     if not findings:
         return "No HELO rejects found.\n"
     rows = []

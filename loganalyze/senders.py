@@ -11,94 +11,315 @@ the number of lines; per-sender lists are capped.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
+from itertools import islice
+from typing import Any
 
 from .checks import Check
-from .sessions import HeloSession
-from .tokenizer import Kind, LogRecord
+from .sessions import HeloSession, Reject, SessionBuilder
+from .tokenizer import EVIDENCE_KINDS, Kind, LogRecord, Tokenizer
 
 # Enough to tell "few" from "many" recipients and to show examples.
 _KEEP = 50
+# Envelope senders kept per client: examples only (nothing counts them).
+_KEEP_CLIENT_SENDERS = 10
+# dnsblog lists kept per client.
+_KEEP_LISTS = 10
+# Session start times kept per sender (for the retry evidence).
+_KEEP_ATTEMPTS = 1000
+# Allocations between two runs of the youngest garbage collection while collecting.
+_GC_THRESHOLD = 100_000
 
 
-@dataclass(slots=True)
-class ClientStats:
-    """What one client address did across the log."""
+_Sample = set[str] | tuple[str, ...]
+"""A capped sample of addresses: a set while it grows, a tuple once full.
 
-    ip: str
-    names: Counter[str] = field(default_factory=Counter)
-    """Client names Postfix logged for this address (``unknown`` when not confirmed)."""
-    sessions: int = 0
-    queued: int = 0
-    """Messages this client got accepted into the queue."""
-    rejects: Counter[str] = field(default_factory=Counter)
-    """Reject categories (rbl, relay, user_unknown, helo_unknown, ...) -> count."""
-    hostname_warnings: int = 0
-    """Sessions preceded by a 'does not resolve to address' warning."""
-    temporary_hostname_warnings: int = 0
-    """Of those, the ones where the lookup failed temporarily: no proof against the client."""
-    recipients: set[str] = field(default_factory=set)
-    senders: set[str] = field(default_factory=set)
-    postscreen_pass: int = 0
-    """postscreen PASS NEW/OLD: it passed the pregreet and DNSBL tests."""
-    dnsbl_rank: int = 0
-    """Highest postscreen DNSBL rank seen."""
-    dnsbl_lists: set[str] = field(default_factory=set)
-    """DNSBL domains dnsblog said list the address."""
-    postscreen_rejects: int = 0
-    """Rejects and protocol violations (PREGREET, HANGUP, ...) logged by postscreen."""
-    spf_rejects: int = 0
-    """policyd-spf reject/defer lines for this address."""
+A full sample never changes again, and as a tuple it takes a fifth of the
+memory of the set (the big senders all have full ones).
+"""
+
+
+def _sample(kept: _Sample | None, items: list[str], cap: int, cut: bool) -> _Sample:
+    """``kept`` with ``items`` added while it has fewer than ``cap`` elements.
+
+    ``cut``: add only as many as fit (the client's samples); otherwise all of
+    ``items`` (the sender's, which may end a little over ``cap``).
+    """
+    if kept is None:
+        kept = set(items[:cap] if cut else items)
+    elif isinstance(kept, set) and len(kept) < cap:
+        kept.update(items[: cap - len(kept)] if cut else items)
+    else:
+        return kept
+    return tuple(kept) if len(kept) >= cap else kept
+
+
+def _as_set(kept: _Sample | None) -> set[str]:
+    if kept is None:
+        return set()
+    return kept if isinstance(kept, set) else set(kept)
+
+
+def _capped_union(mine: _Sample | None, theirs: _Sample | None, cap: int) -> _Sample | None:
+    """``mine`` plus the first of ``theirs`` (in sorted order) up to ``cap`` elements."""
+    if not theirs:
+        return mine
+    merged = _as_set(mine) if not isinstance(mine, set) else mine
+    if len(merged) < cap:
+        merged.update(islice(sorted(set(theirs) - merged), cap - len(merged)))
+    return tuple(merged) if len(merged) >= cap else merged
+
+
+def _added(mine: Counter[Any] | None, theirs: Counter[Any] | None) -> Counter[Any] | None:
+    if not theirs:
+        return mine
+    if mine is None:
+        return Counter(theirs)
+    mine.update(theirs)
+    return mine
+
+
+class _Names:
+    """A Counter of names that is two plain fields while there is only one name.
+
+    Almost every client and sender is logged under one name; a Counter each
+    would be a third of their memory.
+    """
+
+    __slots__ = ("_name", "_name_count", "_names")
+
+    _name: str
+    _name_count: int
+    _names: Counter[str] | None
+
+    def _add_name(self, name: str, count: int = 1) -> None:
+        names = self._names
+        if names is not None:
+            names[name] = names.get(name, 0) + count
+        elif not self._name_count:
+            self._name, self._name_count = name, count
+        elif name == self._name:
+            self._name_count += count
+        else:
+            self._names = Counter({self._name: self._name_count, name: count})
+
+    def _name_counter(self) -> Counter[str]:
+        if self._names is not None:
+            return self._names
+        return Counter({self._name: self._name_count}) if self._name_count else Counter()
+
+    def _most_common_name(self) -> str:
+        names = self._names
+        if names is None:
+            return self._name if self._name_count else "unknown"
+        return names.most_common(1)[0][0] if names else "unknown"
+
+    def _merge_names(self, other: _Names) -> None:
+        for name, count in other._name_counter().items():
+            self._add_name(name, count)
+
+
+class ClientStats(_Names):
+    """What one client address did across the log.
+
+    The containers most clients never fill (names beyond the first, rejects,
+    recipients, senders, DNSBL lists) are made on first use: the attributes
+    read like plain fields, an empty Counter or set when nothing was seen.
+    Change them through :func:`add_session`, :func:`add_evidence` and
+    :meth:`merge` only.
+    """
+
+    __slots__ = ("ip", "sessions", "queued", "hostname_warnings",
+                 "temporary_hostname_warnings", "postscreen_pass", "dnsbl_rank",
+                 "postscreen_rejects", "spf_rejects", "_rejects", "_recipients", "_senders",
+                 "_dnsbl_lists")
+
+    def __init__(self, ip: str) -> None:
+        self.ip = ip
+        self.sessions = 0
+        self.queued = 0  # messages this client got accepted into the queue
+        self.hostname_warnings = 0  # sessions after a 'does not resolve to address' warning
+        # Of those, the ones where the lookup failed temporarily: no proof against the client.
+        self.temporary_hostname_warnings = 0
+        self.postscreen_pass = 0  # PASS NEW/OLD: it passed the pregreet and DNSBL tests
+        self.dnsbl_rank = 0  # highest postscreen DNSBL rank seen
+        # Rejects and protocol violations (PREGREET, HANGUP, ...) logged by postscreen.
+        self.postscreen_rejects = 0
+        self.spf_rejects = 0  # policyd-spf reject/defer lines for this address
+        self._name = ""
+        self._name_count = 0
+        self._names = None
+        self._rejects: Counter[str] | None = None
+        self._recipients: _Sample | None = None
+        self._senders: _Sample | None = None
+        self._dnsbl_lists: _Sample | None = None
+
+    def __repr__(self) -> str:
+        return (f"ClientStats(ip={self.ip!r}, names={self.names!r}, sessions={self.sessions}, "
+                f"queued={self.queued}, rejects={self.rejects!r})")
+
+    @property
+    def names(self) -> Counter[str]:
+        """Client names Postfix logged for this address (``unknown`` when not confirmed)."""
+        return self._name_counter()
 
     @property
     def name(self) -> str:
         """The client name most often logged."""
-        return self.names.most_common(1)[0][0] if self.names else "unknown"
+        return self._most_common_name()
+
+    @property
+    def rejects(self) -> Counter[str]:
+        """Reject categories (rbl, relay, user_unknown, helo_unknown, ...) -> count."""
+        return self._rejects if self._rejects is not None else Counter()
+
+    @property
+    def recipients(self) -> set[str]:
+        """Recipients of its sessions (the first :data:`_KEEP`)."""
+        return _as_set(self._recipients)
+
+    @property
+    def senders(self) -> set[str]:
+        """Envelope senders of its sessions: examples (the first ten)."""
+        return _as_set(self._senders)
+
+    @property
+    def dnsbl_lists(self) -> set[str]:
+        """DNSBL domains dnsblog said list the address (up to 10)."""
+        return _as_set(self._dnsbl_lists)
+
+    def merge(self, other: ClientStats) -> None:
+        """Add ``other`` (the same address, in a later part of the log) to this one."""
+        self.sessions += other.sessions
+        self.queued += other.queued
+        self.hostname_warnings += other.hostname_warnings
+        self.temporary_hostname_warnings += other.temporary_hostname_warnings
+        self.postscreen_pass += other.postscreen_pass
+        self.dnsbl_rank = max(self.dnsbl_rank, other.dnsbl_rank)
+        self.postscreen_rejects += other.postscreen_rejects
+        self.spf_rejects += other.spf_rejects
+        self._merge_names(other)
+        self._rejects = _added(self._rejects, other._rejects)
+        self._recipients = _capped_union(self._recipients, other._recipients, _KEEP)
+        self._senders = _capped_union(self._senders, other._senders, _KEEP_CLIENT_SENDERS)
+        self._dnsbl_lists = _capped_union(self._dnsbl_lists, other._dnsbl_lists, _KEEP_LISTS)
 
 
-@dataclass(slots=True)
-class SenderStats:
-    """One (client address, HELO) pair and everything its sessions showed."""
+class SenderStats(_Names):
+    """One (client address, HELO) pair and everything its sessions showed.
 
-    client_ip: str
-    helo: str
-    """The HELO as Postfix stored it; empty when the client never sent one."""
-    client_names: Counter[str] = field(default_factory=Counter)
-    sessions: int = 0
-    attempts: list[datetime] = field(default_factory=list)
-    """Start time of each session (capped)."""
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
-    days: set[date] = field(default_factory=set)
-    logged_checks: Counter[Check] = field(default_factory=Counter)
-    """HELO checks that rejected this sender, per the log (enforced or warning)."""
-    enforced_rejects: int = 0
-    """Sessions in which a HELO check actually rejected (not reject_warning)."""
-    temporary_rejects: int = 0
-    """Sessions with a 4xx HELO reject (the client may retry)."""
-    first_reply: str = ""
-    """The first HELO reject reply logged for this sender."""
-    helo_required_rejects: int = 0
-    """Sessions that tried MAIL without HELO under smtpd_helo_required."""
-    spf: Counter[tuple[str, str]] = field(default_factory=Counter)
-    """(result, sender domain) pairs from policyd-spf lines."""
-    senders: set[str] = field(default_factory=set)
-    recipients: set[str] = field(default_factory=set)
-    queued: int = 0
-    """Messages accepted from this sender (only before a restriction was enabled)."""
+    As in :class:`ClientStats`, the containers are made on first use and
+    read like plain fields.
+    """
+
+    __slots__ = ("client_ip", "helo", "sessions", "attempts", "first_seen", "last_seen",
+                 "enforced_rejects", "temporary_rejects", "first_reply",
+                 "helo_required_rejects", "queued", "_day", "_days", "_logged_checks", "_spf",
+                 "_senders", "_recipients")
+
+    def __init__(self, client_ip: str, helo: str) -> None:
+        self.client_ip = client_ip
+        self.helo = helo  # as Postfix stored it; empty when the client never sent one
+        self.sessions = 0
+        self.attempts: list[datetime] = []  # start time of each session (the first 1000)
+        self.first_seen: datetime | None = None
+        self.last_seen: datetime | None = None
+        self.enforced_rejects = 0  # sessions a HELO check really rejected (not a warning)
+        self.temporary_rejects = 0  # sessions with a 4xx HELO reject (the client may retry)
+        self.first_reply = ""  # the first HELO reject reply logged for this sender
+        self.helo_required_rejects = 0  # sessions that tried MAIL without HELO
+        self.queued = 0  # messages accepted (only before a restriction was enabled)
+        self._name = ""
+        self._name_count = 0
+        self._names = None
+        self._day: date | None = None
+        self._days: set[date] | None = None
+        self._logged_checks: Counter[Check] | None = None
+        self._spf: Counter[tuple[str, str]] | None = None
+        self._senders: _Sample | None = None
+        self._recipients: _Sample | None = None
+
+    def __repr__(self) -> str:
+        return (f"SenderStats(client_ip={self.client_ip!r}, helo={self.helo!r}, "
+                f"sessions={self.sessions}, logged_checks={self.logged_checks!r})")
+
+    @property
+    def client_names(self) -> Counter[str]:
+        """Client names logged for its sessions."""
+        return self._name_counter()
 
     @property
     def client_name(self) -> str:
         """The client name most often logged."""
-        return self.client_names.most_common(1)[0][0] if self.client_names else "unknown"
+        return self._most_common_name()
+
+    @property
+    def days(self) -> set[date]:
+        """The days it was seen on."""
+        if self._days is not None:
+            return self._days
+        return {self._day} if self._day is not None else set()
+
+    @property
+    def logged_checks(self) -> Counter[Check]:
+        """HELO checks that rejected this sender, per the log (enforced or warning)."""
+        return self._logged_checks if self._logged_checks is not None else Counter()
+
+    @property
+    def spf(self) -> Counter[tuple[str, str]]:
+        """(result, sender domain) pairs from policyd-spf lines."""
+        return self._spf if self._spf is not None else Counter()
+
+    @property
+    def senders(self) -> set[str]:
+        """Envelope senders of its sessions (the first :data:`_KEEP` or so)."""
+        return _as_set(self._senders)
+
+    @property
+    def recipients(self) -> set[str]:
+        """Recipients of its sessions (the first :data:`_KEEP` or so)."""
+        return _as_set(self._recipients)
 
     @property
     def rejected(self) -> bool:
         """True when at least one session was really rejected by a HELO check."""
         return self.enforced_rejects > 0
+
+    def _add_day(self, day: date) -> None:
+        if self._days is not None:
+            self._days.add(day)
+        elif self._day is None:
+            self._day = day
+        elif day != self._day:
+            self._days = {self._day, day}
+
+    def merge(self, other: SenderStats) -> None:
+        """Add ``other`` (the same sender, in a later part of the log) to this one."""
+        self.sessions += other.sessions
+        self.attempts.extend(other.attempts[: _KEEP_ATTEMPTS - len(self.attempts)])
+        if other.first_seen is not None and (
+                self.first_seen is None or other.first_seen < self.first_seen):
+            self.first_seen = other.first_seen
+        if other.last_seen is not None and (
+                self.last_seen is None or other.last_seen > self.last_seen):
+            self.last_seen = other.last_seen
+        self.enforced_rejects += other.enforced_rejects
+        self.temporary_rejects += other.temporary_rejects
+        self.first_reply = self.first_reply or other.first_reply
+        self.helo_required_rejects += other.helo_required_rejects
+        self.queued += other.queued
+        self._merge_names(other)
+        for day in other.days:
+            self._add_day(day)
+        self._logged_checks = _added(self._logged_checks, other._logged_checks)
+        self._spf = _added(self._spf, other._spf)
+        self._senders = _capped_union(self._senders, other._senders, _KEEP)
+        self._recipients = _capped_union(self._recipients, other._recipients, _KEEP)
 
 
 @dataclass(slots=True)
@@ -109,6 +330,28 @@ class Traffic:
     clients: dict[str, ClientStats] = field(default_factory=dict)
     sessions: int = 0
     sessions_with_helo: int = 0
+
+    def merge(self, other: Traffic) -> None:
+        """Add the traffic of a later part of the log (parallel reading) to this one.
+
+        ``other``'s aggregates are taken over, not copied.
+        """
+        self.sessions += other.sessions
+        self.sessions_with_helo += other.sessions_with_helo
+        clients = self.clients
+        for ip, client in other.clients.items():
+            mine = clients.get(ip)
+            if mine is None:
+                clients[ip] = client
+            else:
+                mine.merge(client)
+        senders = self.senders
+        for key, sender in other.senders.items():
+            ours = senders.get(key)
+            if ours is None:
+                senders[key] = sender
+            else:
+                ours.merge(sender)
 
 
 def _domain_of(address: str) -> str:
@@ -123,57 +366,82 @@ def add_session(traffic: Traffic, session: HeloSession) -> None:
     if client is None:
         client = traffic.clients[ip] = ClientStats(ip)
     client.sessions += 1
-    client.names[session.client_name] += 1
-    client.queued += session.queued
+    name = session.client_name
+    client._add_name(name)
+    queued = session.queued
+    if queued:
+        client.queued += queued
     if session.hostname_warning:
         client.hostname_warnings += 1
         if "Temporary failure" in session.hostname_warning:
             client.temporary_hostname_warnings += 1
-    for reject in session.rejects:
-        client.rejects[reject.category] += 1
-    if len(client.recipients) < _KEEP:
-        client.recipients.update(session.recipients[: _KEEP - len(client.recipients)])
-    if len(client.senders) < _KEEP:
-        client.senders.update(session.senders[: _KEEP - len(client.senders)])
+    rejects = session.rejects
+    helo_rejects: list[Reject] = []
+    if rejects:
+        categories = client._rejects
+        if categories is None:
+            categories = client._rejects = Counter()
+        for reject in rejects:
+            category = reject.category
+            categories[category] = categories.get(category, 0) + 1
+            if reject.helo_check is not None:
+                helo_rejects.append(reject)
+    recipients = session.recipients
+    if recipients:
+        client._recipients = _sample(client._recipients, recipients, _KEEP, True)
+    senders = session.senders
+    if senders:
+        client._senders = _sample(client._senders, senders, _KEEP_CLIENT_SENDERS, True)
 
-    helo_rejects = session.helo_rejects
-    no_helo = session.helo_required_reject
-    if session.helo is None and not no_helo:
+    helo = session.helo
+    no_helo = helo is None and session.helo_required_reject
+    if helo is None and not no_helo:
         return
     traffic.sessions_with_helo += 1
-    key = (ip, session.helo or "")
+    key = (ip, helo or "")
     sender = traffic.senders.get(key)
     if sender is None:
-        sender = traffic.senders[key] = SenderStats(ip, session.helo or "")
+        sender = traffic.senders[key] = SenderStats(ip, helo or "")
     sender.sessions += 1
-    sender.client_names[session.client_name] += 1
-    if len(sender.attempts) < 1000:
-        sender.attempts.append(session.start)
-    if sender.first_seen is None or session.start < sender.first_seen:
-        sender.first_seen = session.start
+    sender._add_name(name)
+    start = session.start
+    if len(sender.attempts) < _KEEP_ATTEMPTS:
+        sender.attempts.append(start)
+    if sender.first_seen is None or start < sender.first_seen:
+        sender.first_seen = start
     if sender.last_seen is None or session.end > sender.last_seen:
         sender.last_seen = session.end
-    sender.days.add(session.start.date())
-    sender.queued += session.queued
+    sender._add_day(start.date())
+    if queued:
+        sender.queued += queued
     if no_helo:
         sender.helo_required_rejects += 1
-    checks = {r.helo_check for r in helo_rejects if r.helo_check is not None}
-    for check in checks:
-        sender.logged_checks[check] += 1
-    if any(not r.warning for r in helo_rejects):
-        sender.enforced_rejects += 1
-    if any(r.code // 100 == 4 and not r.warning for r in helo_rejects):
-        sender.temporary_rejects += 1
-    if helo_rejects and not sender.first_reply:
-        first = helo_rejects[0]
-        sender.first_reply = f"{first.code} {first.dsn} {first.reason}".replace("  ", " ")
-    for spf in session.spf:
-        domain = _domain_of(spf.sender) if spf.identity == "mailfrom" else spf.helo.lower()
-        sender.spf[(spf.result, domain)] += 1
-    if len(sender.senders) < _KEEP:
-        sender.senders.update(session.senders)
-    if len(sender.recipients) < _KEEP:
-        sender.recipients.update(session.recipients)
+    if helo_rejects:
+        checks = sender._logged_checks
+        if checks is None:
+            checks = sender._logged_checks = Counter()
+        for check in {r.helo_check for r in helo_rejects if r.helo_check is not None}:
+            checks[check] += 1
+        enforced = [r for r in helo_rejects if not r.warning]
+        if enforced:
+            sender.enforced_rejects += 1
+            if any(r.code // 100 == 4 for r in enforced):
+                sender.temporary_rejects += 1
+        if not sender.first_reply:
+            first = helo_rejects[0]
+            sender.first_reply = f"{first.code} {first.dsn} {first.reason}".replace("  ", " ")
+    if session.spf:
+        results = sender._spf
+        if results is None:
+            results = sender._spf = Counter()
+        for spf in session.spf:
+            domain = _domain_of(spf.sender) if spf.identity == "mailfrom" else spf.helo.lower()
+            key_spf = (spf.result, domain)
+            results[key_spf] = results.get(key_spf, 0) + 1
+    if senders:
+        sender._senders = _sample(sender._senders, senders, _KEEP, False)
+    if recipients:
+        sender._recipients = _sample(sender._recipients, recipients, _KEEP, False)
 
 
 _POSTSCREEN_VIOLATIONS = ("PREGREET", "HANGUP", "COMMAND", "NON-SMTP", "BARE NEWLINE",
@@ -194,8 +462,7 @@ def add_evidence(traffic: Traffic, record: LogRecord) -> None:
     elif kind is Kind.POSTSCREEN_DNSBL:
         client.dnsbl_rank = max(client.dnsbl_rank, record.score or 0)
     elif kind is Kind.DNSBL_LISTED:
-        if len(client.dnsbl_lists) < 10:
-            client.dnsbl_lists.add(record.reason)
+        _add_list(client, record.reason)
     elif kind is Kind.POSTSCREEN_REJECT:
         client.postscreen_rejects += 1
     elif kind is Kind.POSTSCREEN_EVENT:
@@ -203,6 +470,100 @@ def add_evidence(traffic: Traffic, record: LogRecord) -> None:
             client.postscreen_rejects += 1
     elif kind is Kind.SPF_REJECT:
         client.spf_rejects += 1
+
+
+class Collector(SessionBuilder):
+    """Records to senders in one step: the sink of :meth:`Tokenizer.scan`.
+
+    A :class:`~loganalyze.sessions.SessionBuilder` whose completed sessions go
+    straight into :attr:`traffic` (:func:`add_session`), and which folds the
+    postscreen, dnsblog and SPF-reject evidence into it too (:func:`add_evidence`).
+    Call :meth:`finish` at the end of the input.
+    """
+
+    def __init__(self, traffic: Traffic | None = None) -> None:
+        self.traffic = traffic if traffic is not None else Traffic()
+        self._clients = self.traffic.clients
+        super().__init__(on_session=partial(add_session, self.traffic))
+
+    def record(self, record: LogRecord) -> None:
+        """Any record: session lines to the builder, evidence to the client."""
+        if record.kind in EVIDENCE_KINDS:
+            add_evidence(self.traffic, record)
+        else:
+            self.apply(record)
+
+    def finish(self) -> None:
+        """End of input: the sessions still open are cut off and counted."""
+        for _ in self.close():
+            pass
+
+    def _client(self, ip: str) -> ClientStats:
+        client = self._clients.get(ip)
+        if client is None:
+            client = self._clients[ip] = ClientStats(ip)
+        return client
+
+    def postscreen_seen(self, ip: str) -> None:
+        """postscreen CONNECT or DISCONNECT: the client exists (as add_evidence records it)."""
+        if ip and ip not in self._clients:
+            self._clients[ip] = ClientStats(ip)
+
+    def postscreen_pass(self, ip: str) -> None:
+        """postscreen PASS NEW/OLD."""
+        if ip:
+            client = self._clients.get(ip)
+            if client is None:
+                client = self._clients[ip] = ClientStats(ip)
+            client.postscreen_pass += 1
+
+    def postscreen_dnsbl(self, ip: str, rank: int) -> None:
+        """postscreen DNSBL rank N."""
+        if ip:
+            client = self._client(ip)
+            client.dnsbl_rank = max(client.dnsbl_rank, rank or 0)
+
+    def dnsbl_listed(self, ip: str, domain: str) -> None:
+        """dnsblog: the address is listed by ``domain``."""
+        if ip:
+            _add_list(self._client(ip), domain)
+
+
+def _add_list(client: ClientStats, domain: str) -> None:
+    lists = client._dnsbl_lists
+    if lists is None:
+        client._dnsbl_lists = {domain}
+    elif isinstance(lists, set) and len(lists) < _KEEP_LISTS:
+        lists.add(domain)
+
+
+def collect_blocks(
+    blocks: Iterable[Sequence[str]], tokenizer: Tokenizer, collector: Collector,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Stream blocks of lines through ``tokenizer`` into ``collector``, then finish it.
+
+    ``progress`` is called with the number of lines read so far after each
+    block that passes a multiple of 65536 lines.
+
+    Python's cyclic garbage collector is made to run rarely meanwhile: the
+    aggregates grow by many small containers, which it would otherwise walk
+    again and again (a third of the time), and nothing here makes reference
+    cycles. The thresholds are restored afterwards.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], _GC_THRESHOLD), *thresholds[1:])
+    try:
+        lineno = 1
+        for block in blocks:
+            before = lineno
+            tokenizer.scan(block, lineno, collector)
+            lineno += len(block)
+            if progress is not None and (lineno - 1) >> 16 != (before - 1) >> 16:
+                progress(lineno - 1)
+        collector.finish()
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def collect(sessions: Iterable[HeloSession], traffic: Traffic | None = None) -> Traffic:

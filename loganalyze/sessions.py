@@ -11,16 +11,21 @@ Memory is bounded by the number of sessions open at once, not by the log.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 
 from .checks import Check, check_for_reason
-from .tokenizer import EVIDENCE_KINDS, Kind, LogRecord
+from .tokenizer import Kind, LogRecord
 
 # A session with no disconnect that has been quiet this long is closed (its
 # disconnect line was lost, or the log was cut); keeps memory bounded.
 _STALE_SECONDS = 3600.0
+_NONE = (0, 0)
+# How often (in log time) open sessions are checked for staleness.
+_SWEEP_EVERY = timedelta(seconds=600)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +123,10 @@ class HeloSession:
         """
         if self.helo is not None:
             return True
-        if self.counters is None:
+        counters = self.counters
+        if counters is None:
             return None
-        return any(self.counters.get(cmd, (0, 0))[0] > 0 for cmd in ("helo", "ehlo"))
+        return counters.get("helo", _NONE)[0] > 0 or counters.get("ehlo", _NONE)[0] > 0
 
     @property
     def helo_required_reject(self) -> bool:
@@ -146,41 +152,51 @@ class SessionStats:
     """SPF results for a client with no open session (e.g. a local submission)."""
 
 
-def _helo_check(record: LogRecord) -> Check | None:
-    if "Helo command rejected" not in record.reason:
+def _helo_check(reason: str) -> Check | None:
+    if "Helo command rejected" not in reason:
         return None
-    return check_for_reason(record.reason)
+    return _check_for_reason(reason)
+
+
+# A sender's retries repeat the same reply text.
+_check_for_reason = lru_cache(maxsize=4096)(check_for_reason)
+
+
+class _PendingSpf(NamedTuple):
+    """An SPF result waiting for one of several open sessions of its client."""
+
+    time: datetime
+    helo: str | None
+    sender: str | None
+    result: str
+    identity: str
 
 
 class SessionBuilder:
-    """Feed records in log order; completed sessions come out as they end."""
+    """Feed records in log order; completed sessions come out as they end.
 
-    def __init__(self) -> None:
+    :meth:`feed` takes one :class:`LogRecord`. The methods named after the
+    record kinds (:meth:`connect`, :meth:`disconnect`, :meth:`reject`,
+    :meth:`lost`, :meth:`client`, :meth:`mismatch`, :meth:`spf`) take the
+    same facts as plain values; the tokenizer's fast path calls them directly,
+    so no record object is made. They pass completed sessions to
+    ``on_session`` when one is given; :meth:`feed` yields them otherwise.
+    """
+
+    def __init__(self, on_session: Callable[[HeloSession], object] | None = None) -> None:
         self._open: dict[tuple[str, str, int], HeloSession] = {}
+        # The open sessions of each (host, client address), in opening order: SPF
+        # results are matched by client, not by process.
+        self._by_client: dict[tuple[str, str], list[HeloSession]] = {}
         self._warnings: dict[tuple[str, str, int], str] = {}
-        self._pending_spf: dict[tuple[str, str], list[LogRecord]] = {}
+        self._pending_spf: dict[tuple[str, str], list[_PendingSpf]] = {}
         self.stats = SessionStats()
-        self._last_sweep: datetime | None = None
+        self._next_sweep: datetime | None = None
+        self._done: list[HeloSession] = []
+        self._emit: Callable[[HeloSession], object] = (
+            on_session if on_session is not None else self._done.append)
 
-    def _new(self, record: LogRecord, saw_connect: bool) -> HeloSession:
-        session = HeloSession(
-            record.host, record.service, record.pid, record.client_name, record.client_ip,
-            record.time, record.time, saw_connect=saw_connect,
-        )
-        key = (record.host, record.service, record.pid)
-        warning = self._warnings.pop(key, "")
-        if warning and saw_connect:
-            session.hostname_warning = warning
-        self._open[key] = session
-        if not saw_connect:
-            self.stats.without_connect += 1
-        return session
-
-    def _finish(self, session: HeloSession) -> HeloSession:
-        self.stats.sessions += 1
-        if not session.saw_disconnect:
-            self.stats.without_disconnect += 1
-        return session
+    # -- records ------------------------------------------------------------------
 
     def feed(self, record: LogRecord) -> Iterator[HeloSession]:
         """Apply one record; yield any sessions it completes.
@@ -189,106 +205,213 @@ class SessionBuilder:
         not part of an smtpd session: they are ignored here (see
         :func:`loganalyze.senders.add_evidence`).
         """
-        if record.kind in EVIDENCE_KINDS:
-            return
-        if record.kind is Kind.SPF:
-            self._attach_spf(record)
-            return
-        key = (record.host, record.service, record.pid)
-        kind = record.kind
-        if kind is Kind.HOSTNAME_MISMATCH:
-            self._warnings[key] = record.reason
-            return
-        session = self._open.get(key)
-        if kind is Kind.CONNECT:
-            if session is not None:
-                # The process serves a new client: the old session's disconnect is missing.
-                session.saw_disconnect = False
-                yield self._finish(self._open.pop(key))
-            self._new(record, saw_connect=True)
-            yield from self._sweep(record.time)
-            return
-        if session is None or (
-            record.client_ip and session.client_ip and record.client_ip != session.client_ip
-        ):
-            if session is not None:
-                session.saw_disconnect = False
-                yield self._finish(self._open.pop(key))
-            session = self._new(record, saw_connect=False)
-        session.end = record.time
-        if self._pending_spf and kind in (Kind.REJECT, Kind.CLIENT, Kind.DISCONNECT):
-            self._claim_pending_spf(session)
-        if kind is Kind.REJECT:
-            session.rejects.append(
-                Reject(
-                    record.time, record.stage, record.code, record.dsn, record.reason,
-                    record.recipient, record.warning, _helo_check(record),
-                )
-            )
-            if record.helo is not None:
-                session.helo = record.helo
-            if record.sender is not None and record.sender not in session.senders:
-                session.senders.append(record.sender)
-            if record.recipient is not None and record.recipient not in session.recipients:
-                session.recipients.append(record.recipient)
-        elif kind is Kind.DISCONNECT:
-            session.counters = record.counters
-            yield self._finish(self._open.pop(key))
-        elif kind is Kind.LOST:
-            session.ended_by = f"{record.reason} after {record.stage}"
-        elif kind is Kind.CLIENT:
-            session.queued += 1
+        self.apply(record)
+        if self._done:
+            done = self._done[:]
+            self._done.clear()
+            yield from done
 
-    def _attach_spf(self, record: LogRecord) -> None:
-        candidates = [
-            s for s in self._open.values()
-            if s.client_ip == record.client_ip and s.host == record.host
-        ]
+    def apply(self, record: LogRecord) -> None:
+        """Apply one record; completed sessions go to ``on_session`` (or to :meth:`feed`)."""
+        kind = record.kind
+        if kind is Kind.CONNECT:
+            self.connect(record.time, record.host, record.service, record.pid,
+                         record.client_name, record.client_ip)
+        elif kind is Kind.DISCONNECT:
+            self.disconnect(record.time, record.host, record.service, record.pid,
+                            record.client_name, record.client_ip, record.counters)
+        elif kind is Kind.REJECT:
+            self.reject(record.time, record.host, record.service, record.pid,
+                        record.client_name, record.client_ip, record.helo, record.sender,
+                        record.recipient, record.stage, record.code, record.dsn, record.reason,
+                        record.warning)
+        elif kind is Kind.SPF:
+            self.spf(record.time, record.host, record.client_ip, record.helo, record.sender,
+                     record.spf_result, record.spf_identity)
+        elif kind is Kind.CLIENT:
+            self.client(record.time, record.host, record.service, record.pid,
+                        record.client_name, record.client_ip)
+        elif kind is Kind.LOST:
+            self.lost(record.time, record.host, record.service, record.pid,
+                      record.client_name, record.client_ip, record.stage, record.reason)
+        elif kind is Kind.HOSTNAME_MISMATCH:
+            self.mismatch(record.host, record.service, record.pid, record.reason)
+
+    def connect(self, time: datetime, host: str, service: str, pid: int, name: str,
+                ip: str) -> None:
+        """``connect from NAME[IP]``: a new session of process ``pid``."""
+        key = (host, service, pid)
+        if key in self._open:
+            # The process serves a new client: the old session's disconnect is missing.
+            self._close(key, disconnected=False)
+        self._new(key, time, name, ip, saw_connect=True)
+        next_sweep = self._next_sweep
+        if next_sweep is None or time >= next_sweep:
+            self._sweep(time)
+
+    def disconnect(self, time: datetime, host: str, service: str, pid: int, name: str,
+                   ip: str, counters: dict[str, tuple[int, int]]) -> None:
+        """``disconnect from NAME[IP] counters``: the session ends."""
+        key = (host, service, pid)
+        session = self._session(key, time, name, ip)
+        if self._pending_spf:
+            self._claim_pending_spf(session)
+        session.counters = counters
+        self._close(key, disconnected=True)
+
+    def reject(
+        self, time: datetime, host: str, service: str, pid: int, name: str, ip: str,
+        helo: str | None, sender: str | None, recipient: str | None, stage: str, code: int,
+        dsn: str, reason: str, warning: bool,
+    ) -> None:
+        """A ``reject``/``reject_warning`` line (or the 503 of smtpd_helo_required)."""
+        session = self._session((host, service, pid), time, name, ip)
+        if self._pending_spf:
+            self._claim_pending_spf(session)
+        session.rejects.append(
+            Reject(time, stage, code, dsn, reason, recipient, warning, _helo_check(reason)))
+        if helo is not None:
+            session.helo = helo
+        if sender is not None and sender not in session.senders:
+            session.senders.append(sender)
+        if recipient is not None and recipient not in session.recipients:
+            session.recipients.append(recipient)
+
+    def client(self, time: datetime, host: str, service: str, pid: int, name: str,
+               ip: str) -> None:
+        """``QUEUEID: client=NAME[IP]``: a message was accepted."""
+        session = self._session((host, service, pid), time, name, ip)
+        if self._pending_spf:
+            self._claim_pending_spf(session)
+        session.queued += 1
+
+    def lost(self, time: datetime, host: str, service: str, pid: int, name: str, ip: str,
+             stage: str, what: str) -> None:
+        """``lost connection after STAGE`` (or timeout, too many errors)."""
+        session = self._session((host, service, pid), time, name, ip)
+        session.ended_by = f"{what} after {stage}"
+
+    def discard(self, key: tuple[str, str, int]) -> HeloSession | None:
+        """Drop the open session of ``key`` (host, service, pid) without completing it."""
+        session = self._open.pop(key, None)
+        if session is not None:
+            self._forget(session)
+        return session
+
+    def mismatch(self, host: str, service: str, pid: int, reason: str) -> None:
+        """Postfix's 'hostname X does not resolve to address Y' before a connect."""
+        self._warnings[(host, service, pid)] = reason
+
+    def spf(self, time: datetime, host: str, ip: str, helo: str | None, sender: str | None,
+            result: str, identity: str) -> None:
+        """A policyd-spf result: attach it to the open session of that client."""
+        candidates = self._by_client.get((host, ip))
         if not candidates:
             self.stats.spf_unmatched += 1
             return
-        same_helo = [s for s in candidates if s.helo == record.helo]
-        if len(same_helo) == 1 or len(candidates) == 1:
-            self._apply_spf((same_helo or candidates)[0], record)
+        if len(candidates) == 1:
+            self._apply_spf(candidates[0], time, helo, sender, result, identity)
+            return
+        same_helo = [s for s in candidates if s.helo == helo]
+        if len(same_helo) == 1:
+            self._apply_spf(same_helo[0], time, helo, sender, result, identity)
             return
         # Several sessions of one client are open: the one that logs its RCPT
         # outcome next is the one the policy server was asked about.
-        self._pending_spf.setdefault((record.host, record.client_ip), []).append(record)
+        self._pending_spf.setdefault((host, ip), []).append(
+            _PendingSpf(time, helo, sender, result, identity))
+
+    # -- sessions -----------------------------------------------------------------
+
+    def _new(self, key: tuple[str, str, int], time: datetime, name: str, ip: str,
+             saw_connect: bool) -> HeloSession:
+        session = HeloSession(key[0], key[1], key[2], name, ip, time, time)
+        if not saw_connect:
+            session.saw_connect = False
+        if self._warnings:
+            warning = self._warnings.pop(key, "")
+            if warning and saw_connect:
+                session.hostname_warning = warning
+        self._open[key] = session
+        by_client = self._by_client.get((key[0], ip))
+        if by_client is None:
+            self._by_client[(key[0], ip)] = [session]
+        else:
+            by_client.append(session)
+        if not saw_connect:
+            self.stats.without_connect += 1
+        return session
+
+    def _session(self, key: tuple[str, str, int], time: datetime, name: str,
+                 ip: str) -> HeloSession:
+        """The open session of this process (a new one if the log lacks its connect)."""
+        session = self._open.get(key)
+        if session is None or (ip and session.client_ip and ip != session.client_ip):
+            if session is not None:
+                self._close(key, disconnected=False)
+            session = self._new(key, time, name, ip, saw_connect=False)
+        session.end = time
+        return session
+
+    def _close(self, key: tuple[str, str, int], disconnected: bool) -> None:
+        session = self._open.pop(key)
+        self._forget(session)
+        if not disconnected:
+            session.saw_disconnect = False
+        self._finish(session)
+
+    def _forget(self, session: HeloSession) -> None:
+        client = (session.host, session.client_ip)
+        open_sessions = self._by_client[client]
+        if len(open_sessions) == 1:
+            del self._by_client[client]
+        else:
+            for index, other in enumerate(open_sessions):
+                if other is session:
+                    del open_sessions[index]
+                    break
+
+    def _finish(self, session: HeloSession) -> None:
+        self.stats.sessions += 1
+        if not session.saw_disconnect:
+            self.stats.without_disconnect += 1
+        self._emit(session)
 
     def _claim_pending_spf(self, session: HeloSession) -> None:
-        pending = self._pending_spf.get((session.host, session.client_ip))
+        client = (session.host, session.client_ip)
+        pending = self._pending_spf.get(client)
         if not pending:
             return
-        for index, record in enumerate(pending):
-            if session.helo is None or session.helo == record.helo:
-                self._apply_spf(session, pending.pop(index))
+        for index, item in enumerate(pending):
+            if session.helo is None or session.helo == item.helo:
+                del pending[index]
+                self._apply_spf(session, item.time, item.helo, item.sender, item.result,
+                                item.identity)
                 break
         if not pending:
-            del self._pending_spf[(session.host, session.client_ip)]
+            del self._pending_spf[client]
 
-    def _apply_spf(self, session: HeloSession, record: LogRecord) -> None:
-        helo = record.helo
-        session.spf.append(
-            SpfResult(record.spf_result, record.spf_identity, record.sender or "", helo or "")
-        )
+    def _apply_spf(self, session: HeloSession, time: datetime, helo: str | None,
+                   sender: str | None, result: str, identity: str) -> None:
+        session.spf.append(SpfResult(result, identity, sender or "", helo or ""))
         if session.helo is None and helo:
             session.helo = helo
-        if record.sender and record.sender not in session.senders:
-            session.senders.append(record.sender)
-        session.end = max(session.end, record.time)
+        if sender and sender not in session.senders:
+            session.senders.append(sender)
+        if time > session.end:
+            session.end = time
 
-    def _sweep(self, now: datetime) -> Iterator[HeloSession]:
+    def _sweep(self, now: datetime) -> None:
         """Close sessions silent for an hour (their disconnect will never come)."""
-        if self._last_sweep is not None and (now - self._last_sweep).total_seconds() < 600:
-            return
-        self._last_sweep = now
+        try:
+            self._next_sweep = now + _SWEEP_EVERY
+        except OverflowError:
+            self._next_sweep = datetime.max
         stale = [
             k for k, s in self._open.items() if (now - s.end).total_seconds() > _STALE_SECONDS
         ]
         for key in stale:
-            session = self._open.pop(key)
-            session.saw_disconnect = False
-            yield self._finish(session)
+            self._close(key, disconnected=False)
         if len(self._warnings) > 10000:
             self._warnings.clear()
         for client in [k for k, v in self._pending_spf.items()
@@ -299,8 +422,11 @@ class SessionBuilder:
         """End of input: emit every session still open, marked as cut off."""
         for session in sorted(self._open.values(), key=lambda s: s.start):
             session.saw_disconnect = False
-            yield self._finish(session)
+            self._finish(session)
+            if self._done:
+                yield self._done.pop()
         self._open.clear()
+        self._by_client.clear()
         self.stats.spf_unmatched += sum(len(v) for v in self._pending_spf.values())
         self._pending_spf.clear()
 

@@ -21,8 +21,9 @@ import lzma
 import os
 import sys
 import zlib
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -193,6 +194,19 @@ def read_lines(name: str) -> Generator[str, None, None]:
     A corrupt or truncated compressed file raises :class:`InputError` naming
     the file; the lines read before the damage have been yielded already.
     """
+    blocks = read_blocks(name)
+    try:
+        for block in blocks:
+            yield from block
+    finally:
+        blocks.close()
+
+
+def read_blocks(name: str) -> Generator[list[str], None, None]:
+    """Yield the lines of one log in lists (about a megabyte each), as :func:`read_lines`.
+
+    For :meth:`~loganalyze.tokenizer.Tokenizer.scan`, which works a block at a time.
+    """
     stream = open_log_binary(name)
     try:
         # Splitting decoded blocks is the fastest way to lines in CPython; the
@@ -206,7 +220,7 @@ def read_lines(name: str) -> Generator[str, None, None]:
                 newline = text.find("\n")
                 if newline < 0:
                     continue
-                yield from _clean([tail], tail)
+                yield _clean([tail], tail)
                 tail, cutting, text = "", False, text[newline + 1:]
             if tail:
                 text = tail + text
@@ -214,13 +228,21 @@ def read_lines(name: str) -> Generator[str, None, None]:
             tail = lines.pop()
             if len(tail) > MAX_KEPT_LINE:
                 tail, cutting = tail[:MAX_KEPT_LINE], True
-            yield from _clean(lines, text)
+            if lines:
+                yield _clean(lines, text)
         tail += decode(b"", True)
         if tail or cutting:
-            yield from _clean([tail], tail)
+            yield _clean([tail], tail)
     finally:
         if name != STDIN:
             stream.close()
+
+
+def line_blocks(lines: Iterable[str], size: int = 8192) -> Iterator[list[str]]:
+    """Group an iterable of lines into lists of ``size`` (the last may be shorter)."""
+    iterator = iter(lines)
+    while block := list(islice(iterator, size)):
+        yield block
 
 
 def file_size(name: str) -> int | None:

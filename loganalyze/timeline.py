@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from itertools import chain, islice
 
-from .sources import STDIN, file_mtime, read_lines
+from .sources import STDIN, file_mtime, line_blocks, read_blocks, read_lines
 from .tokenizer import InputFormat, Tokenizer, detect_format
 
 # Lines read from the start of each input to detect its format and first time.
@@ -51,6 +51,14 @@ class TimelineInput:
             self._head, self._rest = None, None
             return chain(head, rest)
         return read_lines(self.name)
+
+    def blocks(self) -> Iterator[list[str]]:
+        """All lines of this input in lists, as :func:`~loganalyze.sources.read_blocks`."""
+        if self._rest is not None:
+            head, rest = self._head or [], self._rest
+            self._head, self._rest = None, None
+            return chain([head] if head else [], line_blocks(rest))
+        return read_blocks(self.name)
 
 
 def _anchor(name: str, now: datetime | None, tz: tzinfo | None) -> datetime:
@@ -120,3 +128,16 @@ def read_timeline(
     """
     for item in order_inputs(names, input_format=input_format, tz=tz, now=now):
         yield from item.lines()
+
+
+def read_timeline_blocks(
+    names: Sequence[str],
+    *,
+    input_format: InputFormat | str = InputFormat.AUTO,
+    tz: tzinfo | None = None,
+    now: datetime | None = None,
+) -> Iterator[list[str]]:
+    """:func:`read_timeline` in lists of lines (about a megabyte each), for
+    :meth:`~loganalyze.tokenizer.Tokenizer.scan`."""
+    for item in order_inputs(names, input_format=input_format, tz=tz, now=now):
+        yield from item.blocks()

@@ -44,10 +44,10 @@ import enum
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 from urllib.parse import unquote
 
 # Lines longer than this cannot come from Postfix (records are capped at 2000
@@ -475,6 +475,82 @@ _NEVER = re.compile(r"(?!)")
 _JSON_START = _STARTS[InputFormat.JOURNAL_JSON]
 
 
+# The fast path of Tokenizer.scan(): what a learned "host tag[pid]" is.
+_T_OTHER = 0
+"""Another program (qmgr, cleanup, ...): the line is only counted."""
+_T_NOTAG = 1
+"""A well-formed line without ``tag[pid]`` (``host dovecot: ...``)."""
+_T_SMTPD = 2
+_T_SPF = 3
+_T_SPF_PERL = 4
+_T_POSTSCREEN = 5
+_T_DNSBLOG = 6
+_Tag = tuple[int, str, str, int]
+"""(what it is, host, service, pid)."""
+_OTHER_TAG: _Tag = (_T_OTHER, "", "", 0)
+_NOTAG_TAG: _Tag = (_T_NOTAG, "", "", 0)
+_SECONDS = {f"{n:02d}": timedelta(seconds=n) for n in range(60)}
+# RFC 3339 as rsyslog's RSYSLOG_FileFormat writes it: the parts the fast path checks.
+_RFC_START = 33
+_RFC_SECOND = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d")
+_RFC_OFFSET = re.compile(r"[+-]\d\d:\d\d")
+_STAMP = re.compile(r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ")
+_NOTAG_START = re.compile(r"\S+ \S")
+_NAMADDR_ONLY = re.compile(r"([^\[\s]*)\[([^\]\s]*)\](?::\d+)?")
+_STATS_ONLY = re.compile(r"(?: \S+)*")
+_LOST_PREFIXES = ("lost connection after ", "timeout after ", "too many errors after ")
+
+
+class LineSink(Protocol):
+    """Where :meth:`Tokenizer.scan` sends what it reads (:class:`~loganalyze.senders.Collector`).
+
+    The methods named after a record kind take that record's facts; any
+    other record goes to :meth:`record`.
+    """
+
+    def record(self, record: LogRecord) -> None:
+        """Any record the fast path does not make itself."""
+
+    def connect(self, time: datetime, host: str, service: str, pid: int, name: str,
+                ip: str) -> None:
+        """smtpd ``connect from NAME[IP]``."""
+
+    def disconnect(self, time: datetime, host: str, service: str, pid: int, name: str,
+                   ip: str, counters: dict[str, tuple[int, int]]) -> None:
+        """smtpd ``disconnect from NAME[IP] counters``."""
+
+    def reject(
+        self, time: datetime, host: str, service: str, pid: int, name: str, ip: str,
+        helo: str | None, sender: str | None, recipient: str | None, stage: str, code: int,
+        dsn: str, reason: str, warning: bool,
+    ) -> None:
+        """smtpd ``NOQUEUE: reject:`` or ``reject_warning:``."""
+
+    def client(self, time: datetime, host: str, service: str, pid: int, name: str,
+               ip: str) -> None:
+        """smtpd ``QUEUEID: client=NAME[IP]``."""
+
+    def lost(self, time: datetime, host: str, service: str, pid: int, name: str, ip: str,
+             stage: str, what: str) -> None:
+        """smtpd ``lost connection after STAGE from NAME[IP]`` and friends."""
+
+    def spf(self, time: datetime, host: str, ip: str, helo: str | None, sender: str | None,
+            result: str, identity: str) -> None:
+        """A policyd-spf ``Received-SPF`` result."""
+
+    def postscreen_seen(self, ip: str) -> None:
+        """postscreen ``CONNECT from`` or ``DISCONNECT``."""
+
+    def postscreen_pass(self, ip: str) -> None:
+        """postscreen ``PASS NEW`` or ``PASS OLD``."""
+
+    def postscreen_dnsbl(self, ip: str, rank: int) -> None:
+        """postscreen ``DNSBL rank N``."""
+
+    def dnsbl_listed(self, ip: str, domain: str) -> None:
+        """dnsblog ``addr IP listed by domain D``."""
+
+
 class Tokenizer:
     """Stateful line parser: it infers the year of traditional syslog lines.
 
@@ -515,6 +591,19 @@ class Tokenizer:
         self.kinds: frozenset[Kind] = SESSION_KINDS if kinds is None else frozenset(kinds)
         self._postscreen = bool(self.kinds & POSTSCREEN_KINDS)
         self.stats = TokenizerStats()
+        # The fast path of scan() (syslog lines): what it has learned so far.
+        self._scan_fast = (
+            self.input_format in (InputFormat.AUTO, InputFormat.SYSLOG)
+            and SESSION_KINDS <= self.kinds
+            and (not self._postscreen or POSTSCREEN_KINDS <= self.kinds)
+        )
+        self._tags: dict[str, _Tag] = {}
+        self._minutes: dict[str, datetime] = {}
+        self._rfc_seconds: set[str] = set()
+        self._rfc_offsets: set[str] = set()
+        self._shapes: set[str] = set()
+        self._namaddrs: dict[str, tuple[str, str] | None] = {}
+        self._counter_texts: dict[str, tuple[tuple[str, tuple[int, int]], ...] | None] = {}
 
     def _traditional_time(self, mon: str, day: str, hms: str, frac: str | None) -> datetime:
         month = _MONTHS[mon]
@@ -598,8 +687,11 @@ class Tokenizer:
 
         Unparsed lines are counted and sampled in :attr:`stats`. Never raises.
         """
+        self.stats.lines += 1
+        return self._parse(line, lineno)
+
+    def _parse(self, line: str, lineno: int) -> LogRecord | None:
         stats = self.stats
-        stats.lines += 1
         # Cheap rejections first: most lines of a busy log are qmgr, cleanup, delivery.
         if (
             "smtpd[" not in line
@@ -633,10 +725,16 @@ class Tokenizer:
                 stats.add_unparsed(Unparsed(line, lineno, matched))
                 return None
             m, fmt = matched
+        service = m["service"]
+        if not (service.endswith(("/smtpd", "spf")) or (
+                self._postscreen and service.endswith(("/postscreen", "/dnsblog")))):
+            stats.irrelevant += 1  # another program: its time stamp is not even read
+            return None
         try:
             if fmt is InputFormat.SYSLOG and not m["frac"]:
-                # Many lines share a second: cache the inferred time.
-                key = line[:15]
+                # Many lines share a second: cache the inferred time. The key is
+                # the stamp and the space after it (what the fast path looks up).
+                key = line[:m.end("time") + 1]
                 when = self._time_cache.get(key)
                 if when is None:
                     when = self._traditional_time(m["mon"], m["day"], m["time"], None)
@@ -648,7 +746,7 @@ class Tokenizer:
         except (ValueError, KeyError, OverflowError, OSError):
             stats.add_unparsed(Unparsed(line, lineno, "invalid timestamp"))
             return None
-        return self._finish(line, lineno, when, m["host"], m["service"], int(m["pid"]), m["msg"])
+        return self._finish(line, lineno, when, m["host"], service, int(m["pid"]), m["msg"])
 
     def _finish(
         self, line: str, lineno: int, when: datetime, host: str, service: str, pid: int,
@@ -776,6 +874,296 @@ class Tokenizer:
             record = parse(line, lineno)
             if record is not None:
                 yield record
+
+    # -- the fast path: blocks of syslog lines ----------------------------------------
+
+    def scan(self, lines: Sequence[str], lineno: int, sink: LineSink) -> None:
+        """Parse a block of lines into calls of ``sink``; ``lineno`` is the first line's number.
+
+        The result is exactly that of :meth:`parse` on each line with every
+        record passed to ``sink.record``, and the same counts in :attr:`stats`.
+        But the common lines of a syslog file cost no regular expression for
+        their header and make no record object: the header ``host tag[pid]``
+        and the time stamp are looked up in what earlier lines taught (a line
+        that teaches nothing takes the :meth:`parse` way), lines of other
+        programs are only counted, and the frequent smtpd, postscreen and
+        policyd-spf messages go straight to the sink's methods named after
+        their kind (:class:`LineSink`). Lines are given without line endings.
+        """
+        if not self._scan_fast:
+            parse, emit = self.parse, sink.record
+            for number, line in enumerate(lines, lineno):
+                record = parse(line, number)
+                if record is not None:
+                    emit(record)
+            return
+        stats = self.stats
+        stats.lines += len(lines)
+        tags, shapes, times = self._tags, self._shapes, self._time_cache
+        namaddrs, counter_texts = self._namaddrs, self._counter_texts
+        matched = irrelevant = 0
+        # Lines longer than a syslog record are left to parse() (rare: test per block).
+        long_lines = max(map(len, lines), default=0) > MAX_LINE
+        # "host tag[pid]: " starts after the time stamp and a space: at 16 in syslog
+        # ("Nov 24 22:00:10 "), at 33 in RFC 3339 as rsyslog writes it
+        # ("2026-11-24T22:00:10.532125+00:00 "). Lines in another layout take parse().
+        rfc = bool(lines) and "0" <= lines[0][:1] <= "9"
+        start = _RFC_START if rfc else 16
+        stamp = ""
+        for number, line in enumerate(lines, lineno):
+            end = line.find(": ", start)
+            tag = tags.get(line[start:end]) if end > start else None
+            if tag is None or (long_lines and len(line) > MAX_LINE):
+                self._scan_slow(line, number, sink)
+                continue
+            if rfc:
+                if not self._rfc_stamp(line):
+                    self._scan_slow(line, number, sink)
+                    continue
+            else:
+                stamp = line[:16]
+            if tag is _OTHER_TAG or tag is _NOTAG_TAG:
+                # Another program's line: well formed if its stamp is (and, for a
+                # line without "tag[pid]", if it does not look like ours).
+                if (rfc or stamp in shapes or self._shape(stamp)) and (
+                        tag is _OTHER_TAG or not (
+                            "smtpd[" in line or "spf[" in line or "postscreen[" in line
+                            or "dnsblog[" in line)):
+                    irrelevant += 1
+                else:
+                    self._scan_slow(line, number, sink)
+                continue
+            kind, host, service, pid = tag
+            if rfc:
+                try:
+                    when = self._iso_time(line[:26], line[26:32])
+                except (ValueError, KeyError, OverflowError, OSError):
+                    self._scan_slow(line, number, sink)  # parse() says why
+                    continue
+            else:
+                cached = times.get(stamp) or self._scan_time(stamp)
+                if cached is None:
+                    self._scan_slow(line, number, sink)
+                    continue
+                when = cached
+            at = end + 2  # where the message starts: matched in place, not sliced
+            if kind == _T_SMTPD:
+                if line.startswith("connect from ", at):
+                    text = line[at + 13:]
+                    na = namaddrs.get(text) or self._namaddr(text)
+                    if na is not None:
+                        sink.connect(when, host, service, pid, na[0], na[1])
+                        matched += 1
+                        continue
+                elif line.startswith("disconnect from ", at):
+                    space = line.find(" ", at + 16)
+                    if space < 0:
+                        space = len(line)
+                    text = line[at + 16:space]
+                    na = namaddrs.get(text) or self._namaddr(text)
+                    tail = line[space:]
+                    items = counter_texts.get(tail) or self._counter_text(tail)
+                    if na is not None and items is not None:
+                        sink.disconnect(when, host, service, pid, na[0], na[1], dict(items))
+                        matched += 1
+                        continue
+                elif line.startswith("NOQUEUE: reject", at):
+                    r = _reject(line[at:])
+                    if r is not None:
+                        rm = r.m
+                        sink.reject(when, host, service, pid, rm["name"], rm["ip"], r.helo,
+                                    r.sender, r.recipient, rm["stage"], int(rm["code"] or 0),
+                                    rm["dsn"] or "", r.text, rm["action"] == "reject_warning")
+                        matched += 1
+                        continue
+                elif line.startswith(_LOST_PREFIXES, at):
+                    m = _LOST.match(line, at)
+                    if m is not None:
+                        sink.lost(when, host, service, pid, m["name"], m["ip"], m["stage"],
+                                  m["what"])
+                        matched += 1
+                        continue
+                else:
+                    colon = line.find(": client=", at)
+                    if colon > at:
+                        queue_id = line[at:colon]
+                        text = line[colon + 9:]
+                        na = namaddrs.get(text) or self._namaddr(text)
+                        if (na is not None and queue_id.isalnum() and queue_id.isascii()
+                                and queue_id != "warning"):
+                            sink.client(when, host, service, pid, na[0], na[1])
+                            matched += 1
+                            continue
+            elif kind == _T_POSTSCREEN:
+                if line.startswith("CONNECT from ", at):
+                    m = _PS_CONNECT.match(line, at)
+                    if m is not None:
+                        sink.postscreen_seen(m["ip"])
+                        matched += 1
+                        continue
+                elif line.startswith("PASS ", at):
+                    m = _PS_PASS.match(line, at)
+                    if m is not None:
+                        sink.postscreen_pass(m["ip"])
+                        matched += 1
+                        continue
+                elif line.startswith("DISCONNECT ", at):
+                    m = _PS_DISCONNECT.match(line, at)
+                    if m is not None:
+                        sink.postscreen_seen(m["ip"])
+                        matched += 1
+                        continue
+                elif line.startswith("DNSBL rank ", at):
+                    m = _PS_DNSBL.match(line, at)
+                    if m is not None:
+                        sink.postscreen_dnsbl(m["ip"], int(m["rank"]))
+                        matched += 1
+                        continue
+            elif kind == _T_SPF:
+                if line.find("Received-SPF: ", at) >= 0:
+                    m = _SPF_PY.match(line, at)
+                    if m is not None:
+                        envelope = m["from"]
+                        identity = m["identity"]
+                        sink.spf(when, host, m["ip"], m["helo"],
+                                 "" if envelope in ("<>", None) else envelope,
+                                 m["result"].lower(),
+                                 "mailfrom" if identity == "mfrom" else identity)
+                        matched += 1
+                        continue
+            elif kind == _T_DNSBLOG:
+                m = _DNSBLOG.match(line, at)
+                if m is not None:
+                    sink.dnsbl_listed(m["ip"], m["domain"])
+                    matched += 1
+                    continue
+            # Anything else: the general parser, without reading the header again.
+            if line.startswith("[ID ", at):
+                self._scan_slow(line, number, sink)
+                continue
+            msg = line[at:]
+            record = self._finish(line, number, when, host, service, pid, msg)
+            if record is not None:
+                sink.record(record)
+        stats.matched += matched
+        stats.irrelevant += irrelevant
+
+    def _scan_slow(self, line: str, lineno: int, sink: LineSink) -> None:
+        """A line the fast path does not know: parse it, and learn its header."""
+        record = self._parse(line, lineno)
+        if record is not None:
+            sink.record(record)
+        if "A" <= line[:1] <= "Z":
+            start, header = 16, _TRADITIONAL
+            if not (line[:16] in self._shapes or self._shape(line[:16])):
+                return
+        elif "0" <= line[:1] <= "9":
+            start, header = _RFC_START, _ISO
+            if not self._rfc_stamp(line):
+                return
+        else:
+            return  # journal formats: nothing to learn
+        end = line.find(": ", start)
+        if end <= start or len(line) > MAX_LINE:
+            return
+        tag = line[start:end]
+        m = header.match(line)
+        if m is not None:
+            if m.start("host") != start or m.start("msg") != end + 2 or (
+                    header is _TRADITIONAL and m.end("time") != 15):
+                return  # fractions of seconds, FreeBSD or Solaris extras: not learned
+            service = m["service"]
+            if service.endswith("/smtpd"):
+                kind = _T_SMTPD
+            elif service.endswith("spf"):
+                kind = _T_SPF_PERL if service.endswith("policy-spf") else _T_SPF
+            elif self._postscreen and service.endswith("/postscreen"):
+                kind = _T_POSTSCREEN
+            elif self._postscreen and service.endswith("/dnsblog"):
+                kind = _T_DNSBLOG
+            else:
+                kind = _T_OTHER
+            learned: _Tag = (
+                _OTHER_TAG if kind == _T_OTHER else (kind, m["host"], service, int(m["pid"])))
+        elif _NOTAG_START.match(tag) is not None:
+            learned = _NOTAG_TAG  # e.g. "host dovecot: ..."
+        else:
+            return
+        if len(self._tags) >= 65536:
+            self._tags.clear()
+        self._tags[tag] = learned
+
+    def _rfc_stamp(self, line: str) -> bool:
+        """Whether ``line`` starts with ``YYYY-MM-DDThh:mm:ss.ffffff+hh:mm `` (remembered parts)."""
+        return (line[32:33] == " " and line[19:20] == "." and line[20:26].isdecimal()
+                and (line[:19] in self._rfc_seconds or self._rfc_part(line[:19], _RFC_SECOND))
+                and (line[26:32] in self._rfc_offsets or self._rfc_part(line[26:32], _RFC_OFFSET)))
+
+    def _rfc_part(self, text: str, pattern: re.Pattern[str]) -> bool:
+        if pattern.fullmatch(text) is None:
+            return False
+        known = self._rfc_seconds if pattern is _RFC_SECOND else self._rfc_offsets
+        if len(known) >= 65536:
+            known.clear()
+        known.add(text)
+        return True
+
+    def _shape(self, stamp: str) -> bool:
+        """Whether ``stamp`` (16 characters) is a syslog time stamp and a space; remembered."""
+        if _STAMP.fullmatch(stamp) is None:
+            return False
+        if len(self._shapes) >= 65536:
+            self._shapes.clear()
+        self._shapes.add(stamp)
+        return True
+
+    def _scan_time(self, stamp: str) -> datetime | None:
+        """The time of a 16-character stamp, inferred and cached as :meth:`parse` does it.
+
+        None if the stamp is not valid (then :meth:`parse` reports the line).
+        """
+        # The first line of each second ends up here. Within a month the year
+        # inference changes nothing, so the time is the minute's plus the seconds
+        # (a known minute and 00-59 seconds make a valid stamp, too).
+        minute = self._minutes.get(stamp[:13])
+        delta = _SECONDS.get(stamp[13:15])
+        if (minute is not None and delta is not None and stamp[15] == " "
+                and minute.month == self._last_month and minute.year == self._year):
+            when = minute + delta
+        elif stamp not in self._shapes and not self._shape(stamp):
+            return None
+        else:
+            try:
+                when = self._traditional_time(stamp[:3], stamp[4:6], stamp[7:15], None)
+            except (ValueError, KeyError, OverflowError, OSError):
+                return None  # parse() says so (the inference above does not count twice)
+            if len(self._minutes) >= 4096:
+                self._minutes.clear()
+            self._minutes[stamp[:13]] = when.replace(second=0)
+        if len(self._time_cache) > 4096:
+            self._time_cache.clear()
+        self._time_cache[stamp] = when
+        return when
+
+    def _namaddr(self, text: str) -> tuple[str, str] | None:
+        """``name[address]`` or ``name[address]:port`` -> (name, address); remembered."""
+        m = _NAMADDR_ONLY.fullmatch(text)
+        value = None if m is None else (m[1], m[2])
+        if value is not None:
+            if len(self._namaddrs) >= 65536:
+                self._namaddrs.clear()
+            self._namaddrs[text] = value
+        return value
+
+    def _counter_text(self, text: str) -> tuple[tuple[str, tuple[int, int]], ...] | None:
+        """The counters after a disconnect's client, parsed once per distinct text."""
+        if _STATS_ONLY.fullmatch(text) is None:
+            return None
+        value = tuple(_counters(text).items())
+        if len(self._counter_texts) >= 4096:
+            self._counter_texts.clear()
+        self._counter_texts[text] = value
+        return value
 
 
 def _journal_str(value: object) -> str:
