@@ -12,15 +12,15 @@ from datetime import datetime, tzinfo
 
 from .checks import Check, HeloCheckResult, check_helo, dns_query_name
 from .dns import DnsResolver, HostLookup, HostResolver
-from .helo_access import HeloAccessTable, access_key, format_entry, unsafe_reason
+from .helo_access import HeloAccessTable, format_entry, unsafe_reason
 from .postfix_config import ServerIdentity
-from .senders import Collector, SenderStats, Traffic, add_evidence, add_session, collect_blocks
-from .sessions import SessionBuilder, SessionStats
+from .senders import Collector, SenderStats, Traffic, collect_blocks
+from .sessions import SessionStats
 from .sources import line_blocks
 from .spf_check import SpfOutcome, check_many
 from .timeline import read_timeline_blocks
-from .tokenizer import ALL_KINDS, EVIDENCE_KINDS, InputFormat, Tokenizer, TokenizerStats
-from .verdict import DEFAULT_WEIGHTS, Label, Verdict, Weights, judge
+from .tokenizer import ALL_KINDS, InputFormat, Tokenizer, TokenizerStats
+from .verdict import DEFAULT_WEIGHTS, SPF_ORDER, Label, Verdict, Weights, judge
 
 # Resolvers that can answer the single questions SPF needs.
 QueryResolverTypes = (DnsResolver,)
@@ -114,32 +114,11 @@ class AnalyzeOptions:
     """Seconds all SPF re-checks together may take."""
 
 
-def collect_traffic(
-    lines: Iterable[str], tokenizer: Tokenizer, builder: SessionBuilder, traffic: Traffic,
-    progress: Callable[[int], None] | None = None,
-) -> None:
-    """Stream lines through tokenizer and session builder into ``traffic``."""
-    parse = tokenizer.parse
-    feed = builder.feed
-    for lineno, line in enumerate(lines, 1):
-        record = parse(line, lineno)
-        if record is None:
-            pass
-        elif record.kind in EVIDENCE_KINDS:
-            add_evidence(traffic, record)
-        else:
-            for session in feed(record):
-                add_session(traffic, session)
-        if progress is not None and not lineno & 0xFFFF:
-            progress(lineno)
-
-
 def _best_spf(sender: SenderStats) -> str | None:
     if not sender.spf:
         return None
-    order = ["pass", "neutral", "none", "temperror", "permerror", "softfail", "fail"]
     results = {result for result, _ in sender.spf}
-    return min(results, key=lambda r: order.index(r) if r in order else 9)
+    return min(results, key=lambda r: SPF_ORDER.index(r) if r in SPF_ORDER else 9)
 
 
 def _check_of(sender: SenderStats, result: HeloCheckResult | None) -> Check | None:
@@ -332,8 +311,3 @@ def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     blocks = read_timeline_blocks(paths, input_format=options.input_format, tz=options.tz,
                                   now=options.now)
     return analyze_blocks(blocks, options)
-
-
-def helo_key(finding: Finding) -> str:
-    """The helo_access key of a finding."""
-    return access_key(finding.helo)

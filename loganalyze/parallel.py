@@ -14,7 +14,6 @@ but the per-worker aggregates crosses a process boundary.
 
 from __future__ import annotations
 
-import codecs
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
@@ -24,13 +23,12 @@ from typing import Any
 
 from .senders import Traffic, add_evidence, add_session
 from .sessions import _STALE_SECONDS, SessionBuilder, SessionStats
-from .sources import file_size
+from .sources import file_size, is_plain_file, line_at, line_boundaries, read_lines, read_range
 from .timeline import order_inputs
 from .tokenizer import ALL_KINDS, EVIDENCE_KINDS, InputFormat, Kind, Tokenizer, TokenizerStats
 
 # Ranges smaller than this are not worth a process of their own.
 MIN_RANGE = 16 << 20
-_BLOCK = 8 << 20
 # A session open this far past the end of its range is given up (stale) like
 # the sequential builder's hour-long sweep would.
 _MAX_LOOKAHEAD = 256 << 20
@@ -59,66 +57,6 @@ class Part:
     sessions: SessionStats
 
 
-def _boundaries(name: str, size: int, pieces: int) -> list[int]:
-    """Byte offsets that split a file into ``pieces`` ranges at line starts."""
-    cuts = [0]
-    with open(name, "rb") as handle:
-        for k in range(1, pieces):
-            handle.seek(max(size * k // pieces, cuts[-1]))
-            handle.readline()  # to the start of the next line
-            offset = handle.tell()
-            if offset < size and offset > cuts[-1]:
-                cuts.append(offset)
-    cuts.append(size)
-    return cuts
-
-
-def _range_lines(name: str, start: int, end: int | None) -> Iterator[tuple[bool, str]]:
-    """Yield (inside the range, line) from ``start``; past ``end`` until the caller stops.
-
-    ``end`` is a line start, so a block splits there into whole lines.
-    """
-    decode = codecs.getincrementaldecoder("utf-8")("replace").decode
-    position = start  # file offset of ``tail``'s first byte
-    tail = b""
-    with open(name, "rb") as handle:
-        handle.seek(start)
-        while True:
-            block = handle.read(_BLOCK)
-            if not block:
-                break
-            data = tail + block
-            cut = data.rfind(b"\n") + 1
-            if not cut:
-                tail = data
-                continue
-            body, tail = data[:cut], data[cut:]
-            if end is None or position + cut <= end:
-                portions = [(True, body)]
-            elif position >= end:
-                portions = [(False, body)]
-            else:
-                portions = [(True, body[: end - position]), (False, body[end - position:])]
-            position += cut
-            for inside, chunk in portions:
-                text = decode(chunk)
-                for line in text.split("\n")[:-1]:
-                    yield inside, _clean(line)
-            if end is not None and position > end + _MAX_LOOKAHEAD:
-                return
-        if tail:
-            yield end is None or position < end, _clean(decode(tail, True))
-
-
-def _clean(line: str) -> str:
-    # As sources.read_lines: CRLF logs and NUL padding left by a crash.
-    if "\r" in line:
-        line = line.rstrip("\r")
-    if "\x00" in line:
-        line = line.lstrip("\x00")
-    return line
-
-
 @dataclass(frozen=True, slots=True)
 class _Settings:
     input_format: InputFormat
@@ -137,9 +75,9 @@ def _run(task: Task, settings: _Settings) -> Part:
     counted: TokenizerStats | None = None
     lines: Iterator[tuple[bool, str]]
     if task.end is None and task.start == 0:
-        lines = ((True, line) for line in _whole(task.name))
+        lines = ((True, line) for line in read_lines(task.name))
     else:
-        lines = _range_lines(task.name, task.start, task.end)
+        lines = read_range(task.name, task.start, task.end, lookahead=_MAX_LOOKAHEAD)
     lineno = 0
     past = 0
     for inside, line in lines:
@@ -194,12 +132,6 @@ def _all_stale(open_sessions: dict[Any, Any], line: str, tokenizer: Tokenizer) -
     return all((now - s.end).total_seconds() > _STALE_SECONDS for s in open_sessions.values())
 
 
-def _whole(name: str) -> Iterator[str]:
-    from .sources import read_lines
-
-    return read_lines(name)
-
-
 def plan(names: Sequence[str], jobs: int, *, input_format: InputFormat, tz: object,
          now: datetime | None, year: int | None) -> list[Task]:
     """Tasks for ``names`` in timeline order; big plain files split into ``jobs`` ranges."""
@@ -207,9 +139,9 @@ def plan(names: Sequence[str], jobs: int, *, input_format: InputFormat, tz: obje
     inputs = order_inputs(names, input_format=input_format, tz=tz, now=now)  # type: ignore[arg-type]
     for item in inputs:
         size = file_size(item.name)
-        plain = size is not None and item.name != "-" and _is_plain(item.name)
+        plain = size is not None and item.name != "-" and is_plain_file(item.name)
         pieces = min(jobs, max(1, (size or 0) // MIN_RANGE)) if plain else 1
-        cuts = _boundaries(item.name, size or 0, pieces) if plain and pieces > 1 else None
+        cuts = line_boundaries(item.name, size or 0, pieces) if plain and pieces > 1 else None
         # Each input's first range keeps the sessions cut by its start: a worker's
         # lookahead does not cross into the next file, so a session spanning a
         # rotation counts as two halves (as if the files were analysed apart).
@@ -219,19 +151,6 @@ def plan(names: Sequence[str], jobs: int, *, input_format: InputFormat, tz: obje
         for k, (start, end) in enumerate(zip(cuts, cuts[1:], strict=False)):
             tasks.append(Task(item.name, start, end, k == 0, year))
     return _with_years(tasks, input_format, tz, now, year)
-
-
-_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
-
-
-def _is_plain(name: str) -> bool:
-    """A regular, uncompressed file: the only kind that can be read from an offset."""
-    try:
-        with open(name, "rb") as handle:
-            head = handle.read(6)
-    except OSError:
-        return False
-    return os.path.isfile(name) and not head.startswith(_COMPRESSED)
 
 
 def _with_years(tasks: list[Task], input_format: InputFormat, tz: object,
@@ -244,10 +163,7 @@ def _with_years(tasks: list[Task], input_format: InputFormat, tz: object,
         if task.end is None:  # a whole (compressed) input: its own inference from the start
             out.append(task)
             continue
-        with open(task.name, "rb") as handle:
-            handle.seek(task.start)
-            line = handle.readline(64 << 10).decode("utf-8", "replace")
-        when = clock.line_time(_clean(line.rstrip("\n")))
+        when = clock.line_time(line_at(task.name, task.start))
         if when is not None:
             first_year = when.year
         out.append(Task(task.name, task.start, task.end, task.first, first_year))
@@ -291,7 +207,7 @@ def worth_splitting(names: Sequence[str]) -> bool:
         return False
     sizes = [file_size(name) or 0 for name in names]
     big = [size for name, size in zip(names, sizes, strict=True)
-           if size >= MIN_RANGE and _is_plain(name)]
+           if size >= MIN_RANGE and is_plain_file(name)]
     return any(size >= 2 * MIN_RANGE for size in big) or (
         len(names) > 1 and sum(size >= MIN_RANGE for size in sizes) > 1)
 

@@ -263,3 +263,81 @@ def file_mtime(name: str) -> float | None:
         return os.stat(name).st_mtime
     except OSError:
         return None
+
+
+# -- byte ranges of plain files, for reading one big log on several cores --
+
+_RANGE_BLOCK = 8 << 20
+
+
+def is_plain_file(name: str) -> bool:
+    """A regular, uncompressed file: the only kind that can be read from an offset."""
+    try:
+        with open(name, "rb") as handle:
+            head = handle.read(6)
+    except OSError:
+        return False
+    return os.path.isfile(name) and _compression(head) is None
+
+
+def line_boundaries(name: str, size: int, pieces: int) -> list[int]:
+    """Byte offsets that split a file into ``pieces`` ranges starting at line starts."""
+    cuts = [0]
+    with open(name, "rb") as handle:
+        for k in range(1, pieces):
+            handle.seek(max(size * k // pieces, cuts[-1]))
+            handle.readline()  # to the start of the next line
+            offset = handle.tell()
+            if cuts[-1] < offset < size:
+                cuts.append(offset)
+    cuts.append(size)
+    return cuts
+
+
+def line_at(name: str, offset: int) -> str:
+    """The line that starts at ``offset`` of a plain file (cleaned like :func:`read_lines`)."""
+    with open(name, "rb") as handle:
+        handle.seek(offset)
+        raw = handle.readline(64 << 10).decode("utf-8", "replace").rstrip("\n")
+    return _clean([raw], raw)[0]
+
+
+def read_range(
+    name: str, start: int, end: int | None, *, lookahead: int = 0
+) -> Iterator[tuple[bool, str]]:
+    """Yield (inside [start, end), line) for the lines of a plain file from ``start``.
+
+    Past ``end`` (a line start) lines keep coming, marked outside, for up to
+    ``lookahead`` bytes or until the caller stops.
+    """
+    decode = codecs.getincrementaldecoder("utf-8")("replace").decode
+    position = start  # file offset of ``tail``'s first byte
+    tail = b""
+    with open(name, "rb") as handle:
+        handle.seek(start)
+        while True:
+            block = handle.read(_RANGE_BLOCK)
+            if not block:
+                break
+            data = tail + block
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                tail = data
+                continue
+            body, tail = data[:cut], data[cut:]
+            if end is None or position + cut <= end:
+                portions = [(True, body)]
+            elif position >= end:
+                portions = [(False, body)]
+            else:
+                portions = [(True, body[: end - position]), (False, body[end - position:])]
+            position += cut
+            for inside, chunk in portions:
+                text = decode(chunk)
+                for line in _clean(text.split("\n")[:-1], text):
+                    yield inside, line
+            if end is not None and position > end + lookahead:
+                return
+        if tail:
+            text = decode(tail, True)
+            yield end is None or position < end, _clean([text], text)[0]

@@ -136,7 +136,8 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-_SPF_ORDER = ["pass", "neutral", "none", "temperror", "permerror", "softfail", "fail"]
+# SPF results, best first: one pass outweighs an earlier temperror.
+SPF_ORDER = ["pass", "neutral", "none", "temperror", "permerror", "softfail", "fail"]
 
 
 def _spf_words(result: str, domain: str, how: str, w: Weights) -> list[Evidence]:
@@ -154,7 +155,7 @@ def _spf_evidence(
     if sender.spf:
         # The best logged result decides: one pass outweighs an earlier temperror.
         result, domain = min(
-            sender.spf, key=lambda rd: _SPF_ORDER.index(rd[0]) if rd[0] in _SPF_ORDER else 9)
+            sender.spf, key=lambda rd: SPF_ORDER.index(rd[0]) if rd[0] in SPF_ORDER else 9)
         return _spf_words(result, domain, "logged by policyd-spf", w)
     if recheck is not None:
         return _spf_words(recheck.result, recheck.domain, "re-checked", w)
