@@ -14,18 +14,19 @@ but the per-worker aggregates crosses a process boundary.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from .senders import Traffic, add_evidence, add_session
-from .sessions import _STALE_SECONDS, SessionBuilder, SessionStats
+from .senders import Collector, Traffic, collect_blocks
+from .sessions import _STALE_SECONDS, SessionStats
 from .sources import file_size, is_plain_file, line_at, line_boundaries, read_lines, read_range
 from .timeline import order_inputs
-from .tokenizer import ALL_KINDS, EVIDENCE_KINDS, InputFormat, Kind, Tokenizer, TokenizerStats
+from .tokenizer import ALL_KINDS, EVIDENCE_KINDS, InputFormat, LogRecord, Tokenizer, TokenizerStats
 
 # Ranges smaller than this are not worth a process of their own.
 MIN_RANGE = 16 << 20
@@ -64,63 +65,155 @@ class _Settings:
     now: datetime | None
 
 
-def _run(task: Task, settings: _Settings) -> Part:
-    """Build the sessions that start in ``task``'s range, and all its line counts."""
-    tokenizer = Tokenizer(year=task.year, now=settings.now, tz=settings.tz,  # type: ignore[arg-type]
-                          input_format=settings.input_format, kinds=ALL_KINDS)
-    builder = SessionBuilder()
-    traffic = Traffic()
-    parse, feed = tokenizer.parse, builder.feed
-    open_sessions = builder._open  # noqa: SLF001 - the worker drives its own builder
-    counted: TokenizerStats | None = None
+class _RangeCollector(Collector):
+    """The collector of one byte range: builds the sessions that start in it.
+
+    Inside the range every line counts, except (past the first range) the
+    lines of a session that started before it, which the previous worker's
+    lookahead builds. Past the range (:attr:`inside` false) only the lines of
+    sessions still open here are applied: their ends, and SPF results for
+    them; a new connect of one of those processes ends ours and is dropped.
+    """
+
+    def __init__(self, first: bool) -> None:
+        super().__init__()
+        self.first = first
+        self.inside = True
+
+    def _ours(self, key: tuple[str, str, int]) -> bool:
+        return (self.inside and self.first) or key in self._open
+
+    def connect(self, time: datetime, host: str, service: str, pid: int, name: str,
+                ip: str) -> None:
+        """A connect inside the range opens a session; past it, it ends one of ours."""
+        if self.inside:
+            super().connect(time, host, service, pid, name, ip)
+        elif (host, service, pid) in self._open:
+            # The process serves a new client: ours ended without a disconnect line,
+            # exactly as the sequential builder decides; the new session is not ours.
+            super().connect(time, host, service, pid, name, ip)
+            self.discard((host, service, pid))
+
+    def disconnect(self, time: datetime, host: str, service: str, pid: int, name: str,
+                   ip: str, counters: dict[str, tuple[int, int]]) -> None:
+        """The end of one of our sessions."""
+        if self._ours((host, service, pid)):
+            super().disconnect(time, host, service, pid, name, ip, counters)
+
+    def reject(
+        self, time: datetime, host: str, service: str, pid: int, name: str, ip: str,
+        helo: str | None, sender: str | None, recipient: str | None, stage: str, code: int,
+        dsn: str, reason: str, warning: bool,
+    ) -> None:
+        """A reject in one of our sessions."""
+        if self._ours((host, service, pid)):
+            super().reject(time, host, service, pid, name, ip, helo, sender, recipient, stage,
+                           code, dsn, reason, warning)
+
+    def client(self, time: datetime, host: str, service: str, pid: int, name: str,
+               ip: str) -> None:
+        """A message accepted in one of our sessions."""
+        if self._ours((host, service, pid)):
+            super().client(time, host, service, pid, name, ip)
+
+    def lost(self, time: datetime, host: str, service: str, pid: int, name: str, ip: str,
+             stage: str, what: str) -> None:
+        """A lost connection of one of our sessions."""
+        if self._ours((host, service, pid)):
+            super().lost(time, host, service, pid, name, ip, stage, what)
+
+    def mismatch(self, host: str, service: str, pid: int, reason: str) -> None:
+        """A hostname warning: it belongs to the next connect, ours only inside."""
+        if self.inside:
+            super().mismatch(host, service, pid, reason)
+
+    def spf(self, time: datetime, host: str, ip: str, helo: str | None, sender: str | None,
+            result: str, identity: str) -> None:
+        """An SPF result: past the range only for a client with a session of ours."""
+        if self.inside or (host, ip) in self._by_client:
+            super().spf(time, host, ip, helo, sender, result, identity)
+
+    def record(self, record: LogRecord) -> None:
+        """Evidence counts inside the range only; session records by the rules above."""
+        if self.inside or record.kind not in EVIDENCE_KINDS:
+            super().record(record)
+
+    def postscreen_seen(self, ip: str) -> None:
+        """Evidence: inside the range only."""
+        if self.inside:
+            super().postscreen_seen(ip)
+
+    def postscreen_pass(self, ip: str) -> None:
+        """Evidence: inside the range only."""
+        if self.inside:
+            super().postscreen_pass(ip)
+
+    def postscreen_dnsbl(self, ip: str, rank: int) -> None:
+        """Evidence: inside the range only."""
+        if self.inside:
+            super().postscreen_dnsbl(ip, rank)
+
+    def dnsbl_listed(self, ip: str, domain: str) -> None:
+        """Evidence: inside the range only."""
+        if self.inside:
+            super().dnsbl_listed(ip, domain)
+
+
+# Lines per block inside a range, and past it (where reading stops as soon as
+# every session of the range has ended).
+_BLOCK_LINES = 8192
+_LOOKAHEAD_LINES = 512
+
+
+def _range_blocks(task: Task) -> Generator[tuple[bool, list[str]], None, None]:
+    """The lines of ``task`` in blocks, each marked inside or past its range."""
     lines: Iterator[tuple[bool, str]]
     if task.end is None and task.start == 0:
         lines = ((True, line) for line in read_lines(task.name))
     else:
         lines = read_range(task.name, task.start, task.end, lookahead=_MAX_LOOKAHEAD)
-    lineno = 0
-    past = 0
+    block: list[str] = []
+    inside_block = True
+    size = _BLOCK_LINES
     for inside, line in lines:
-        lineno += 1
-        if not inside:
-            if counted is None:
-                # Past the range: finish our sessions; these lines are the next worker's.
-                counted = tokenizer.stats
-                tokenizer.stats = TokenizerStats()
-            past += 1
-            if not open_sessions or (not past & 0x3FF and _all_stale(open_sessions, line,
-                                                                      tokenizer)):
-                break
-        record = parse(line, lineno)
-        if record is None:
-            continue
-        kind = record.kind
-        if kind in EVIDENCE_KINDS:
-            if inside:
-                add_evidence(traffic, record)
-            continue
-        key = (record.host, record.service, record.pid)
-        if not inside:
-            if kind is Kind.CONNECT and key in open_sessions:
-                # The process serves a new client: ours ended without a disconnect line,
-                # exactly as the sequential builder decides; the new session is not ours.
-                for session in feed(record):
-                    add_session(traffic, session)
-                builder.discard(key)
-                continue
-            if kind in (Kind.CONNECT, Kind.HOSTNAME_MISMATCH) or (
-                kind is not Kind.SPF and key not in open_sessions
-            ):
-                continue
-        elif not task.first and kind not in (Kind.CONNECT, Kind.HOSTNAME_MISMATCH, Kind.SPF) \
-                and key not in open_sessions:
-            # The tail of a session that started in the previous range.
-            continue
-        for session in feed(record):
-            add_session(traffic, session)
-    for session in builder.close():
-        add_session(traffic, session)
-    return Part(traffic, counted or tokenizer.stats, builder.stats)
+        if inside is not inside_block or len(block) >= size:
+            if block:
+                yield inside_block, block
+            block, inside_block = [], inside
+            if not inside:
+                size = _LOOKAHEAD_LINES
+        block.append(line)
+    if block:
+        yield inside_block, block
+
+
+def _run(task: Task, settings: _Settings) -> Part:
+    """Build the sessions that start in ``task``'s range, and all its line counts."""
+    tokenizer = Tokenizer(year=task.year, now=settings.now, tz=settings.tz,  # type: ignore[arg-type]
+                          input_format=settings.input_format, kinds=ALL_KINDS)
+    collector = _RangeCollector(task.first)
+    open_sessions = collector._open  # noqa: SLF001 - the worker drives its own builder
+    counted: TokenizerStats | None = None
+    blocks = _range_blocks(task)
+
+    def ours() -> Iterator[list[str]]:
+        nonlocal counted
+        for inside, block in blocks:
+            if not inside:
+                if counted is None:
+                    # Past the range: finish our sessions; these lines are the next worker's.
+                    counted = tokenizer.stats
+                    tokenizer.stats = TokenizerStats()
+                    collector.inside = False
+                if not open_sessions or _all_stale(open_sessions, block[0], tokenizer):
+                    return
+            yield block
+
+    try:
+        collect_blocks(ours(), tokenizer, collector)
+    finally:
+        blocks.close()
+    return Part(collector.traffic, counted or tokenizer.stats, collector.stats)
 
 
 def _all_stale(open_sessions: dict[Any, Any], line: str, tokenizer: Tokenizer) -> bool:
@@ -172,15 +265,25 @@ def _with_years(tasks: list[Task], input_format: InputFormat, tz: object,
 
 def run_tasks(tasks: Sequence[Task], jobs: int, *, input_format: InputFormat, tz: object,
               now: datetime | None) -> tuple[Traffic, TokenizerStats, SessionStats]:
-    """Run the tasks on ``jobs`` processes and merge their parts in order."""
+    """Run the tasks on ``jobs`` processes (this one included) and merge their parts in order."""
     settings = _Settings(input_format, tz, now)
     if jobs <= 1 or len(tasks) <= 1:
-        parts = [_run(task, settings) for task in tasks]
-    else:
+        return merge_parts([_run(task, settings) for task in tasks])
+    # The parts are many small objects: the cyclic collector would walk them
+    # again and again while they are unpickled and merged (there are no cycles).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
         context = multiprocessing.get_context("fork")
-        with context.Pool(min(jobs, len(tasks))) as pool:
-            parts = pool.starmap(_run, [(task, settings) for task in tasks])
-    return merge_parts(parts)
+        with context.Pool(min(jobs, len(tasks)) - 1, initializer=gc.disable) as pool:
+            # This process works on the first task meanwhile: one part less to pickle.
+            rest = pool.starmap_async(_run, [(task, settings) for task in tasks[1:]])
+            first = _run(tasks[0], settings)
+            parts = [first, *rest.get()]
+        return merge_parts(parts)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def merge_parts(parts: Sequence[Part]) -> tuple[Traffic, TokenizerStats, SessionStats]:

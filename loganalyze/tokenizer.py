@@ -496,6 +496,7 @@ _RFC_SECOND = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d")
 _RFC_OFFSET = re.compile(r"[+-]\d\d:\d\d")
 _STAMP = re.compile(r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ")
 _NOTAG_START = re.compile(r"\S+ \S")
+_TAG_TEXT = re.compile(r"(\S+) ([^\s\[]+)\[(\d+)\]")
 _NAMADDR_ONLY = re.compile(r"([^\[\s]*)\[([^\]\s]*)\](?::\d+)?")
 _STATS_ONLY = re.compile(r"(?: \S+)*")
 _LOST_PREFIXES = ("lost connection after ", "timeout after ", "too many errors after ")
@@ -912,7 +913,12 @@ class Tokenizer:
         stamp = ""
         for number, line in enumerate(lines, lineno):
             end = line.find(": ", start)
-            tag = tags.get(line[start:end]) if end > start else None
+            if end > start:
+                tag = tags.get(line[start:end])
+                if tag is None:
+                    tag = self._learn_tag(line[start:end])
+            else:
+                tag = None
             if tag is None or (long_lines and len(line) > MAX_LINE):
                 self._scan_slow(line, number, sink)
                 continue
@@ -983,6 +989,11 @@ class Tokenizer:
                                   m["what"])
                         matched += 1
                         continue
+                elif line.startswith(_SMTPD_NOISE, at):
+                    # TLS and other chatter: _smtpd() finds nothing in it (no need to look).
+                    if not _smtpd_words(line[at:]):
+                        irrelevant += 1
+                        continue
                 else:
                     colon = line.find(": client=", at)
                     if colon > at:
@@ -1047,6 +1058,33 @@ class Tokenizer:
                 sink.record(record)
         stats.matched += matched
         stats.irrelevant += irrelevant
+
+    def _learn_tag(self, text: str) -> _Tag | None:
+        """What ``host service[pid]`` is, learned without parsing its line (each new pid).
+
+        What :meth:`_scan_slow` would learn from a well-formed line with this
+        tag; the fast path checks the rest of the line (time stamp, ``[ID``)
+        itself. Other shapes (no pid, extra fields) are left to it.
+        """
+        m = _TAG_TEXT.fullmatch(text)
+        if m is None:
+            return None
+        host, service, pid = m.groups()
+        if service.endswith("/smtpd"):
+            kind = _T_SMTPD
+        elif service.endswith("spf"):
+            kind = _T_SPF_PERL if service.endswith("policy-spf") else _T_SPF
+        elif self._postscreen and service.endswith("/postscreen"):
+            kind = _T_POSTSCREEN
+        elif self._postscreen and service.endswith("/dnsblog"):
+            kind = _T_DNSBLOG
+        else:
+            kind = _T_OTHER
+        learned: _Tag = _OTHER_TAG if kind == _T_OTHER else (kind, host, service, int(pid))
+        if len(self._tags) >= 65536:
+            self._tags.clear()
+        self._tags[text] = learned
+        return learned
 
     def _scan_slow(self, line: str, lineno: int, sink: LineSink) -> None:
         """A line the fast path does not know: parse it, and learn its header."""
@@ -1184,11 +1222,19 @@ def _port(text: str | None) -> int:
     return int(text) if text else 0
 
 
+# Frequent smtpd messages that (almost always) contain none of those words.
+_SMTPD_NOISE = ("Anonymous TLS ", "Trusted TLS ", "Verified TLS ", "Untrusted TLS ",
+                "NOQUEUE: filter:", "improper command pipelining")
+
+
+def _smtpd_words(msg: str) -> bool:
+    """Whether an smtpd message has a word that makes _smtpd() look closer."""
+    return ("connect from" in msg or "reject" in msg or " after " in msg or "warning: " in msg
+            or "client=" in msg or "HELO/EHLO" in msg)
+
+
 def _smtpd(msg: str, when: datetime, host: str, service: str, pid: int) -> LogRecord | str | None:
-    if not (
-        "connect from" in msg or "reject" in msg or " after " in msg or "warning: " in msg
-        or "client=" in msg or "HELO/EHLO" in msg
-    ):
+    if not _smtpd_words(msg):
         return None
     head = msg[:11]
     if head.startswith("connect fro"):
