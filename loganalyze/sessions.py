@@ -28,9 +28,8 @@ _NONE = (0, 0)
 _SWEEP_EVERY = timedelta(seconds=600)
 
 
-@dataclass(frozen=True, slots=True)
-class Reject:
-    """One reject or reject_warning line of a session."""
+class Reject(NamedTuple):
+    """One reject or reject_warning line of a session (a tuple: sessions make many)."""
 
     time: datetime
     stage: str
@@ -50,26 +49,30 @@ class Reject:
         """A short name for what kind of reject this is (for evidence)."""
         if self.helo_check is not None:
             return f"helo_{self.helo_check.value}"
-        text = self.reason
-        if "blocked using" in text:
-            return "rbl"
-        if "Relay access denied" in text:
-            return "relay"
-        if "User unknown" in text or "Recipient address rejected: undeliverable" in text:
-            return "user_unknown"
-        if "SPF" in text or "openspf" in text:
-            return "spf"
-        if "Helo command rejected" in text:
-            return "helo_access"
-        if "Client host rejected" in text:
-            return "client"
-        if "Sender address rejected" in text:
-            return "sender"
-        return "other"
+        return _category(self.reason)
 
 
-@dataclass(frozen=True, slots=True)
-class SpfResult:
+@lru_cache(maxsize=4096)
+def _category(text: str) -> str:
+    """The category of a reply that is not a HELO check's (replies repeat)."""
+    if "blocked using" in text:
+        return "rbl"
+    if "Relay access denied" in text:
+        return "relay"
+    if "User unknown" in text or "Recipient address rejected: undeliverable" in text:
+        return "user_unknown"
+    if "SPF" in text or "openspf" in text:
+        return "spf"
+    if "Helo command rejected" in text:
+        return "helo_access"
+    if "Client host rejected" in text:
+        return "client"
+    if "Sender address rejected" in text:
+        return "sender"
+    return "other"
+
+
+class SpfResult(NamedTuple):
     """A policyd-spf verdict for the session's client."""
 
     result: str

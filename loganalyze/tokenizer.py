@@ -496,6 +496,9 @@ _RFC_SECOND = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d")
 _RFC_OFFSET = re.compile(r"[+-]\d\d:\d\d")
 _STAMP = re.compile(r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ")
 _NOTAG_START = re.compile(r"\S+ \S")
+# Entries kept in each of the fast path's caches before it starts again: a
+# day's worth of new pids and clients would otherwise take tens of megabytes.
+_CACHE_ENTRIES = 16384
 _TAG_TEXT = re.compile(r"(\S+) ([^\s\[]+)\[(\d+)\]")
 _NAMADDR_ONLY = re.compile(r"([^\[\s]*)\[([^\]\s]*)\](?::\d+)?")
 _STATS_ONLY = re.compile(r"(?: \S+)*")
@@ -1081,7 +1084,7 @@ class Tokenizer:
         else:
             kind = _T_OTHER
         learned: _Tag = _OTHER_TAG if kind == _T_OTHER else (kind, host, service, int(pid))
-        if len(self._tags) >= 65536:
+        if len(self._tags) >= _CACHE_ENTRIES:
             self._tags.clear()
         self._tags[text] = learned
         return learned
@@ -1127,7 +1130,7 @@ class Tokenizer:
             learned = _NOTAG_TAG  # e.g. "host dovecot: ..."
         else:
             return
-        if len(self._tags) >= 65536:
+        if len(self._tags) >= _CACHE_ENTRIES:
             self._tags.clear()
         self._tags[tag] = learned
 
@@ -1141,7 +1144,7 @@ class Tokenizer:
         if pattern.fullmatch(text) is None:
             return False
         known = self._rfc_seconds if pattern is _RFC_SECOND else self._rfc_offsets
-        if len(known) >= 65536:
+        if len(known) >= _CACHE_ENTRIES:
             known.clear()
         known.add(text)
         return True
@@ -1150,7 +1153,7 @@ class Tokenizer:
         """Whether ``stamp`` (16 characters) is a syslog time stamp and a space; remembered."""
         if _STAMP.fullmatch(stamp) is None:
             return False
-        if len(self._shapes) >= 65536:
+        if len(self._shapes) >= _CACHE_ENTRIES:
             self._shapes.clear()
         self._shapes.add(stamp)
         return True
@@ -1188,7 +1191,7 @@ class Tokenizer:
         m = _NAMADDR_ONLY.fullmatch(text)
         value = None if m is None else (m[1], m[2])
         if value is not None:
-            if len(self._namaddrs) >= 65536:
+            if len(self._namaddrs) >= _CACHE_ENTRIES:
                 self._namaddrs.clear()
             self._namaddrs[text] = value
         return value
