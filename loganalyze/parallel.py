@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -187,8 +187,11 @@ def _range_blocks(task: Task) -> Generator[tuple[bool, list[str]], None, None]:
         yield inside_block, block
 
 
-def _run(task: Task, settings: _Settings) -> Part:
-    """Build the sessions that start in ``task``'s range, and all its line counts."""
+def _run(task: Task, settings: _Settings, slot: int = -1) -> Part:
+    """Build the sessions that start in ``task``'s range, and all its line counts.
+
+    ``slot``: where in the shared progress counters this worker writes its lines read.
+    """
     tokenizer = Tokenizer(year=task.year, now=settings.now, tz=settings.tz,  # type: ignore[arg-type]
                           input_format=settings.input_format, kinds=ALL_KINDS)
     collector = _RangeCollector(task.first)
@@ -209,11 +212,20 @@ def _run(task: Task, settings: _Settings) -> Part:
                     return
             yield block
 
+    shown = _progress_of(slot)
+
+    def inside_lines(count: int) -> None:  # lines read past the range are not progress
+        if shown is not None and collector.inside:
+            shown(count)
+
     try:
-        collect_blocks(ours(), tokenizer, collector)
+        collect_blocks(ours(), tokenizer, collector, inside_lines if shown else None)
     finally:
         blocks.close()
-    return Part(collector.traffic, counted or tokenizer.stats, collector.stats)
+    lines = counted or tokenizer.stats
+    if shown is not None:
+        shown(lines.lines)  # the lines of its range, now that it is done
+    return Part(collector.traffic, lines, collector.stats)
 
 
 def _all_stale(open_sessions: dict[Any, Any], line: str, tokenizer: Tokenizer) -> bool:
@@ -263,25 +275,64 @@ def _with_years(tasks: list[Task], input_format: InputFormat, tz: object,
     return out
 
 
+# Lines read by each task so far, shared with the forked workers (set by run_tasks),
+# and the progress callback of the process that shows them.
+_lines_read: Any = None
+_on_lines: Callable[[int], None] | None = None
+
+
+def _progress_of(slot: int) -> Callable[[int], None] | None:
+    """The progress callback of the task in ``slot``: it records its lines read, and in
+    the process that shows progress, reports the total of all tasks."""
+    counters, show = _lines_read, _on_lines
+    if counters is None or slot < 0:
+        return None
+
+    def record(count: int) -> None:
+        counters[slot] = count
+        if show is not None:
+            show(sum(counters))
+
+    return record
+
+
 def run_tasks(tasks: Sequence[Task], jobs: int, *, input_format: InputFormat, tz: object,
-              now: datetime | None) -> tuple[Traffic, TokenizerStats, SessionStats]:
-    """Run the tasks on ``jobs`` processes (this one included) and merge their parts in order."""
+              now: datetime | None, on_lines: Callable[[int], None] | None = None,
+              ) -> tuple[Traffic, TokenizerStats, SessionStats]:
+    """Run the tasks on ``jobs`` processes (this one included) and merge their parts in order.
+
+    ``on_lines`` is called now and then with the lines read so far by all of them.
+    """
+    global _lines_read, _on_lines
     settings = _Settings(input_format, tz, now)
+    context = multiprocessing.get_context("fork")
+    _lines_read = context.RawArray("q", len(tasks)) if on_lines is not None else None
     if jobs <= 1 or len(tasks) <= 1:
-        return merge_parts([_run(task, settings) for task in tasks])
+        _on_lines = on_lines
+        try:
+            return merge_parts([_run(task, settings, slot) for slot, task in enumerate(tasks)])
+        finally:
+            _lines_read, _on_lines = None, None
     # The parts are many small objects: the cyclic collector would walk them
     # again and again while they are unpickled and merged (there are no cycles).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        context = multiprocessing.get_context("fork")
         with context.Pool(min(jobs, len(tasks)) - 1, initializer=gc.disable) as pool:
             # This process works on the first task meanwhile: one part less to pickle.
-            rest = pool.starmap_async(_run, [(task, settings) for task in tasks[1:]])
-            first = _run(tasks[0], settings)
+            rest = pool.starmap_async(
+                _run, [(task, settings, slot) for slot, task in enumerate(tasks[1:], 1)])
+            _on_lines = on_lines  # only here: the workers were forked without it
+            first = _run(tasks[0], settings, 0)
+            while on_lines is not None and not rest.ready():
+                rest.wait(0.25)
+                on_lines(sum(_lines_read))
             parts = [first, *rest.get()]
+            if on_lines is not None:
+                on_lines(sum(_lines_read))
         return merge_parts(parts)
     finally:
+        _lines_read, _on_lines = None, None
         if collecting:
             gc.enable()
 

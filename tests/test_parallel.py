@@ -90,3 +90,19 @@ def test_cli_jobs_option(monkeypatch: pytest.MonkeyPatch) -> None:
     two = subprocess.run([*base, "--jobs", "2"], capture_output=True, text=True, timeout=120)
     assert one.returncode == two.returncode == 0
     assert one.stdout == two.stdout
+
+
+def test_split_run_reports_progress_of_all_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Progress goes to the callback of the process that shows it, summed over the
+    # workers (forked processes write their counts to shared memory).
+    monkeypatch.setattr(parallel, "MIN_RANGE", 16384)
+    path = FIXTURES / "mail.log"
+    seen: list[int] = []
+    options = AnalyzeOptions(resolver=NoDnsResolver(), year=2026, jobs=4,
+                             on_line_block=seen.append)
+    analysis = analyze_logs([str(path)], options)
+    lines = analysis.lines.lines
+    assert seen, "no progress reported"
+    assert seen == sorted(seen)
+    # At the end, each worker counts the lines of its range (not those it read past it).
+    assert seen[-1] == lines == 1121
