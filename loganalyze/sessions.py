@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from sys import intern  # addresses: every sample holds the same local recipients again
 from typing import NamedTuple
 
 from .checks import Check, check_for_reason
@@ -276,9 +277,9 @@ class SessionBuilder:
         if helo is not None:
             session.helo = helo
         if sender is not None and sender not in session.senders:
-            session.senders.append(sender)
+            session.senders.append(intern(sender))
         if recipient is not None and recipient not in session.recipients:
-            session.recipients.append(recipient)
+            session.recipients.append(intern(recipient))
 
     def client(self, time: datetime, host: str, service: str, pid: int, name: str,
                ip: str) -> None:
@@ -400,7 +401,7 @@ class SessionBuilder:
         if session.helo is None and helo:
             session.helo = helo
         if sender and sender not in session.senders:
-            session.senders.append(sender)
+            session.senders.append(intern(sender))
         if time > session.end:
             session.end = time
 
