@@ -271,3 +271,128 @@ Nov 24 21:58:33 mx1 postfix/smtpd[100]: disconnect from a.example[192.0.2.1] ehl
     assert sorted((s.host, s.client_ip, s.helo, s.saw_connect, s.saw_disconnect)
                   for s in sessions) == [
         ("mx1", "192.0.2.1", "a", True, True), ("mx2", "192.0.2.2", "b", True, True)]
+
+
+# -- gzip read in a background thread ---------------------------------------------------------
+
+
+def _inflaters() -> list[object]:
+    import importlib
+    import zlib
+
+    try:
+        return [zlib, importlib.import_module("isal.isal_zlib")]
+    except ImportError:
+        return [zlib]
+
+
+@pytest.fixture(params=_inflaters(), ids=lambda module: module.__name__)
+def inflater(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> object:
+    """Each zlib that can read gzip here: the standard one, and isal's when installed."""
+    monkeypatch.setattr(sources, "_INFLATE", request.param)
+    return request.param
+
+
+def _decompress_threads(path: Path) -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name == f"decompress {path}"]
+
+
+@pytest.mark.parametrize("block,chunk", [(1 << 20, 256 << 10), (1000, 777), (7, 3)])
+def test_gzip_members_one_after_another_are_all_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inflater: object, block: int, chunk: int
+) -> None:
+    # As `cat mail.log.2.gz mail.log.1.gz` makes, with gzip's zero padding between two.
+    monkeypatch.setattr(sources, "_BLOCK", block)
+    monkeypatch.setattr(sources, "_COMPRESSED_CHUNK", chunk)
+    data = DAY[:5000] if block < 100 else DAY
+    third = len(data) // 3
+    parts = [data[:third], data[third:2 * third], b"", data[2 * third:]]
+    path = tmp_path / "mail.log.gz"
+    path.write_bytes(gzip.compress(parts[0]) + gzip.compress(parts[1]) + b"\x00" * 1000
+                     + b"".join(gzip.compress(p) for p in parts[2:]))
+    assert list(read_lines(str(path))) == expected_lines(data)
+    assert gzip.decompress(path.read_bytes()) == data  # the reference agrees
+
+
+@pytest.mark.parametrize("block,chunk", [(1 << 20, 256 << 10), (1000, 777)])
+@pytest.mark.parametrize("kind", ["bz2", "xz"])
+def test_bz2_and_xz_read_as_their_stdlib_files_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, block: int, chunk: int
+) -> None:
+    # Streams one after another are all read; what follows the last, if not a stream, is
+    # ignored (BZ2File and LZMAFile do so); a cut stream is an error.
+    monkeypatch.setattr(sources, "_BLOCK", block)
+    monkeypatch.setattr(sources, "_COMPRESSED_CHUNK", chunk)
+    half = len(DAY) // 2
+    path = tmp_path / "mail.log.1"
+    whole = COMPRESSORS[kind](DAY[:half]) + COMPRESSORS[kind](DAY[half:])
+    opener = {"bz2": bz2.open, "xz": lzma.open}[kind]
+    for data in (whole, whole + b"not a stream\n"):
+        path.write_bytes(data)
+        with opener(path, "rb") as reference:
+            assert reference.read() == DAY
+        assert list(read_lines(str(path))) == expected_lines(DAY)
+    path.write_bytes(whole[:-20])
+    with pytest.raises(InputError, match="damaged compressed file"):
+        list(read_lines(str(path)))
+
+
+def _gzip_damages() -> dict[str, bytes]:
+    whole = gzip.compress(DAY, mtime=0)
+    return {
+        **{f"cut at {cut}": whole[:cut] for cut in (2, 10, 11, 100, len(whole) - 8, len(whole) - 1)},
+        "second member cut": whole + whole[: len(whole) // 2],
+        "garbage after a member": whole + b"this is not gzip\n",
+        "bad length": whole[:-4] + b"\x00\x00\x00\x00",
+    }
+
+
+@pytest.mark.parametrize("name", list(_gzip_damages()))
+def test_damaged_gzip_is_an_input_error_with_either_zlib(
+    tmp_path: Path, inflater: object, name: str
+) -> None:
+    path = tmp_path / "mail.log.2.gz"
+    path.write_bytes(_gzip_damages()[name])
+    lines: list[str] = []
+    with pytest.raises(InputError) as caught:
+        lines.extend(read_lines(str(path)))
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message and "damaged compressed file" in message
+    assert lines == (DAY * 2).decode().split("\n")[: len(lines)]  # all read before the damage
+    assert not _decompress_threads(path)
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz"])
+def test_a_reader_that_stops_early_stops_the_thread_and_closes_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    monkeypatch.setattr(sources, "_BLOCK", 64)  # many small blocks: the queue fills up
+    opened: list[io.BufferedReader] = []
+    real_open = sources._open_binary
+
+    def recording_open(name: str) -> object:
+        handle = real_open(name)
+        opened.append(handle)  # type: ignore[arg-type]
+        return handle
+
+    monkeypatch.setattr(sources, "_open_binary", recording_open)
+    path = tmp_path / "mail.log.1"
+    path.write_bytes(COMPRESSORS[kind](DAY * 20))
+    lines = read_lines(str(path))
+    assert [next(lines) for _ in range(3)] == DAY.decode().split("\n")[:3]
+    assert _decompress_threads(path)
+    lines.close()
+    assert not _decompress_threads(path)
+    assert len(opened) == 1 and opened[0].closed
+
+
+def test_compressed_standard_input_stopped_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sources, "_BLOCK", 64)
+    fake = io.TextIOWrapper(io.BufferedReader(io.BytesIO(gzip.compress(DAY * 20))))
+    monkeypatch.setattr(sys, "stdin", fake)
+    lines = read_lines("-")
+    assert next(lines) == DAY.decode().split("\n")[0]
+    lines.close()  # does not wait for standard input, and leaves it open
+    assert not fake.buffer.closed
