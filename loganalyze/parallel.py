@@ -17,6 +17,8 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import pickle
+import queue
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -318,23 +320,94 @@ def run_tasks(tasks: Sequence[Task], jobs: int, *, input_format: InputFormat, tz
     collecting = gc.isenabled()
     gc.disable()
     try:
-        with context.Pool(min(jobs, len(tasks)) - 1, initializer=gc.disable) as pool:
-            # This process works on the first task meanwhile: one part less to pickle.
-            rest = pool.starmap_async(
-                _run, [(task, settings, slot) for slot, task in enumerate(tasks[1:], 1)])
-            _on_lines = on_lines  # only here: the workers were forked without it
-            first = _run(tasks[0], settings, 0)
-            while on_lines is not None and not rest.ready():
-                rest.wait(0.25)
-                on_lines(sum(_lines_read))
-            parts = [first, *rest.get()]
-            if on_lines is not None:
-                on_lines(sum(_lines_read))
-        return merge_parts(parts)
+        return merge_parts(_share_out(tasks, jobs, settings, context, on_lines))
     finally:
         _lines_read, _on_lines = None, None
         if collecting:
             gc.enable()
+
+
+def _task_size(task: Task) -> int:
+    if task.end is not None:
+        return task.end - task.start
+    return file_size(task.name) or 0
+
+
+def _share_out(tasks: Sequence[Task], jobs: int, settings: _Settings, context: Any,
+               on_lines: Callable[[int], None] | None) -> list[Part]:
+    """Run ``tasks`` on ``jobs`` processes, this one included; their parts in task order.
+
+    Each process takes the next task not yet taken, biggest first (a month of
+    rotated logs is one task per file, of very different sizes), so the cores
+    stay busy to the end. Only the other processes' parts are pickled.
+    """
+    global _on_lines
+    order = sorted(range(len(tasks)), key=lambda i: -_task_size(tasks[i]))
+    taken = context.Value("i", 0)
+    results = context.Queue()
+    workers = [context.Process(target=_work, args=(tasks, order, settings, taken, results),
+                               daemon=True) for _ in range(min(jobs, len(tasks)) - 1)]
+    for worker in workers:
+        worker.start()
+    parts: dict[int, Part] = {}
+    try:
+        _on_lines = on_lines  # only here: the workers were forked without it
+        while (index := _take(taken, order)) is not None:
+            parts[index] = _run(tasks[index], settings, index)
+        while len(parts) < len(tasks):
+            try:
+                index, part, error = results.get(timeout=0.25)
+            except queue.Empty:
+                # A worker that was killed (out of memory...) never sends its part.
+                ended = [w.exitcode for w in workers if w.exitcode is not None]
+                if (any(ended) or len(ended) == len(workers)) and results.empty():
+                    raise RuntimeError(
+                        f"a worker process ended without its result (exit code {max(ended)})"
+                    ) from None
+            else:
+                if error is not None:
+                    raise error
+                parts[index] = part
+            if on_lines is not None:
+                on_lines(sum(_lines_read))
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+    return [parts[i] for i in range(len(tasks))]
+
+
+def _take(taken: Any, order: Sequence[int]) -> int | None:
+    """The next task to run (an index into the tasks), or None when all are taken."""
+    with taken.get_lock():
+        position = taken.value
+        if position >= len(order):
+            return None
+        taken.value = position + 1
+    return order[position]
+
+
+def _work(tasks: Sequence[Task], order: Sequence[int], settings: _Settings, taken: Any,
+          results: Any) -> None:
+    """A worker process: run tasks until none is left, sending each part back."""
+    gc.disable()  # a short-lived process: see run_tasks
+    while (index := _take(taken, order)) is not None:
+        try:
+            part = _run(tasks[index], settings, index)
+        except BaseException as exc:  # noqa: BLE001 - the main process re-raises it
+            results.put((index, None, _portable(exc)))
+            return
+        results.put((index, part, None))
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc``, or a RuntimeError with its text when it cannot be pickled."""
+    try:
+        pickle.dumps(exc)
+    except Exception:  # noqa: BLE001 - any pickling failure
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def merge_parts(parts: Sequence[Part]) -> tuple[Traffic, TokenizerStats, SessionStats]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from loganalyze import parallel
 from loganalyze.analysis import Analysis, AnalyzeOptions, analyze_logs
 from loganalyze.dns import NoDnsResolver
+from loganalyze.errors import InputError
 from loganalyze.postfix_config import load_identity
 from loganalyze.report import finding_record
 
@@ -106,3 +108,50 @@ def test_split_run_reports_progress_of_all_workers(monkeypatch: pytest.MonkeyPat
     assert seen == sorted(seen)
     # At the end, each worker counts the lines of its range (not those it read past it).
     assert seen[-1] == lines == 1121
+
+
+def _rotated(tmp_path: Path) -> list[str]:
+    """A month-like set of rotated logs: one day split into five files, some gzip'd."""
+    lines = (FIXTURES / "mail.log").read_text().splitlines(keepends=True)
+    names = []
+    step = len(lines) // 5 + 1
+    for k in range(5):
+        chunk = "".join(lines[k * step:(k + 1) * step]).encode()
+        name = tmp_path / (f"mail.log.{4 - k}.gz" if k < 3 else f"mail.log.{4 - k}")
+        name.write_bytes(gzip.compress(chunk) if k < 3 else chunk)
+        names.append(str(name))
+    return names[::-1]  # as a shell glob might list them: newest first
+
+
+def test_several_files_share_the_cores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each file is a task; the processes take the next one as they finish. A session
+    # cut by a rotation counts as two halves (per file), so compare with files read
+    # one by one in the same way (jobs=1 on the same task list).
+    monkeypatch.setattr(parallel, "MIN_RANGE", 1024)
+    names = _rotated(tmp_path)
+    options = AnalyzeOptions(resolver=NoDnsResolver(), server=load_identity(FIXTURES / "postfix"),
+                             year=2026)
+    tasks = parallel.plan(names, 3, input_format=parallel.InputFormat.AUTO, tz=None, now=None,
+                          year=2026)
+    assert len(tasks) > 5  # the plain files are split as well
+    one = parallel.run_tasks(tasks, 1, input_format=parallel.InputFormat.AUTO, tz=None, now=None)
+    three = parallel.run_tasks(tasks, 3, input_format=parallel.InputFormat.AUTO, tz=None,
+                               now=None)
+    assert one[1] == three[1] and one[2] == three[2]
+    assert sorted(one[0].senders) == sorted(three[0].senders)
+    assert [(s.sessions, s.attempts) for _, s in sorted(one[0].senders.items())] == \
+        [(s.sessions, s.attempts) for _, s in sorted(three[0].senders.items())]
+    options.jobs = 3
+    assert analyze_logs(names, options).lines.lines == 1121
+
+
+def test_a_damaged_file_in_a_worker_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parallel, "MIN_RANGE", 1024)
+    names = _rotated(tmp_path)
+    damaged = Path(names[-1])  # the oldest, gzip'd: cut in the middle
+    damaged.write_bytes(damaged.read_bytes()[:200])
+    options = AnalyzeOptions(resolver=NoDnsResolver(), year=2026, jobs=3)
+    with pytest.raises(InputError, match=f"{damaged.name}: cannot read"):
+        analyze_logs(names, options)
