@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -174,6 +172,9 @@ def write_atomically(path: Path, text: str, when: datetime) -> Path | None:
     Returns the backup's path (None when there was no file before). Owner,
     group and mode of an existing file are kept.
     """
+    import shutil  # only --write needs these
+    import tempfile
+
     directory = path.parent if str(path.parent) else Path(".")
     backup = None
     try:

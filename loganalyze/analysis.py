@@ -6,6 +6,7 @@ streamed; only per-sender aggregates are kept.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -254,22 +255,29 @@ def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> tuple[list[Findi
     lookups: dict[str, HostLookup] = (
         options.resolver.lookup_hosts(sorted(set(queries.values()))) if queries else {}
     )
-    results: dict[str, HeloCheckResult] = {}
-    for helo in helos:
-        query = queries.get(helo)
-        results[helo] = check_helo(helo, lookups.get(query) if query else None)
-    candidates = [s for s in traffic.senders.values()
-                  if _check_of(s, results.get(s.helo)) is not None]
-    rechecks = _recheck_spf(candidates, options)
-    findings = []
-    for sender in candidates:
-        domain = _sender_domain(sender)
-        finding = _finding(sender, traffic, results.get(sender.helo), options,
-                           rechecks.get((sender.client_ip, domain)))
-        if finding is not None:
-            findings.append(finding)
-    findings.sort(key=lambda f: (not f.suggested, f.verdict.label != Label.LEGITIMATE,
-                                 -f.verdict.score, f.first_seen, f.client_ip, f.helo))
+    # As in senders.collect_blocks: what follows makes many small objects and no
+    # reference cycles, and each full collection would walk all of ``traffic`` again.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], 100_000), *thresholds[1:])
+    try:
+        results: dict[str, HeloCheckResult] = {}
+        for helo in helos:
+            query = queries.get(helo)
+            results[helo] = check_helo(helo, lookups.get(query) if query else None)
+        candidates = [s for s in traffic.senders.values()
+                      if _check_of(s, results.get(s.helo)) is not None]
+        rechecks = _recheck_spf(candidates, options)
+        findings = []
+        for sender in candidates:
+            # The sender's domain keys the SPF re-checks; without any, skip finding it.
+            recheck = rechecks.get((sender.client_ip, _sender_domain(sender))) if rechecks else None
+            finding = _finding(sender, traffic, results.get(sender.helo), options, recheck)
+            if finding is not None:
+                findings.append(finding)
+        findings.sort(key=lambda f: (not f.suggested, f.verdict.label != Label.LEGITIMATE,
+                                     -f.verdict.score, f.first_seen, f.client_ip, f.helo))
+    finally:
+        gc.set_threshold(*thresholds)
     temporary = sum(1 for lk in lookups.values() if lk.status.is_temporary)
     return findings, len(lookups), temporary
 
@@ -305,7 +313,7 @@ def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
         if len(tasks) > 1:
             traffic, line_stats, session_stats = parallel.run_tasks(
                 tasks, jobs, input_format=options.input_format, tz=options.tz,
-                now=options.now)
+                now=options.now, on_lines=options.on_line_block)
             findings, names, temporary = judge_traffic(traffic, options)
             return Analysis(findings, line_stats, session_stats, traffic, names, temporary)
     blocks = read_timeline_blocks(paths, input_format=options.input_format, tz=options.tz,

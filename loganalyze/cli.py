@@ -12,7 +12,6 @@ import sys
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
@@ -191,6 +190,8 @@ def analyze_command(
 def _zone(name: str | None) -> tzinfo | None:
     if name is None:
         return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

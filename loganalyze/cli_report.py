@@ -8,15 +8,13 @@ other failures. Options shared with ``analyze`` come from :mod:`cli_options`.
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .analysis import AnalyzeOptions
 from .cli_options import (
     CacheOpt,
     DeadlineOpt,
@@ -31,12 +29,14 @@ from .cli_options import (
     resolver_for,
     server_identity,
 )
-from .daily_report import DailyReport, ReportFormat, ReportSettings, parse_when, render, run_report
-from .errors import LogAnalyzeError
-from .helo_access import load_helo_access
-from .incremental import JOURNAL, default_logs
-from .progress import progress
-from .state import StateLockedError, default_state_path
+from .report import ReportFormat
+
+if TYPE_CHECKING:
+    from .daily_report import DailyReport
+
+# incremental.JOURNAL, spelled out so that registering the command does not load the
+# incremental reader (tests/test_startup.py checks that the two agree).
+_JOURNAL = "journal:"
 
 
 def report_command(
@@ -45,7 +45,7 @@ def report_command(
         typer.Argument(
             metavar="LOG...",
             help="Live mail logs; rotated siblings (.1, .2.gz, -DATE) are found by themselves. "
-                 f"Default: /var/log/mail.log, else the journal ({JOURNAL}).",
+                 f"Default: /var/log/mail.log, else the journal ({_JOURNAL}).",
             show_default=False,
         ),
     ] = None,
@@ -89,6 +89,17 @@ def report_command(
     ] = None,
 ) -> None:
     """Mail-ready report of what is new since the last run: for cron, quiet if nothing new."""
+    # The report's machinery is loaded only when the command runs (not for `analyze`).
+    import sqlite3
+
+    from .analysis import AnalyzeOptions
+    from .daily_report import ReportSettings, parse_when, render, run_report
+    from .errors import LogAnalyzeError
+    from .helo_access import load_helo_access
+    from .incremental import default_logs
+    from .progress import progress
+    from .state import StateLockedError, default_state_path
+
     try:
         clock = datetime.fromisoformat(now) if now else datetime.now()
     except ValueError:

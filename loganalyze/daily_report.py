@@ -12,7 +12,6 @@ nothing. The renderers (:func:`render_text`, :func:`render_html`,
 from __future__ import annotations
 
 import base64
-import enum
 import html
 import io
 import json
@@ -32,7 +31,7 @@ from .dns import HostLookup
 from .errors import ConfigError
 from .helo_access import access_key, comment_text
 from .incremental import Cursor, open_source, read_sessions, source_key
-from .report import display_text, finding_record
+from .report import ReportFormat, display_text, finding_record
 from .senders import Traffic, add_session
 from .sessions import HeloSession
 from .state import DayCount, SenderHistory, State, StateLock
@@ -43,14 +42,6 @@ WIDTH = 80
 """Line width of the text report."""
 
 _CHECK_ORDER = [c.value for c in Check]
-
-
-class ReportFormat(enum.StrEnum):
-    """The ``--format`` choices of ``report``."""
-
-    TEXT = "text"
-    HTML = "html"
-    JSON = "json"
 
 
 # -- --since / --until ------------------------------------------------------------------

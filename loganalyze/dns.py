@@ -8,12 +8,13 @@ name, stopping at the first success, and folds the answers into one
 asynchronous resolver; callers see a plain synchronous
 :meth:`DnsResolver.lookup_hosts`.  :class:`StaticResolver` answers from a table
 and :class:`NoDnsResolver` answers nothing (``--no-dns``).
+
+dnspython and asyncio are imported by the functions that use them: a run
+with ``--no-dns`` (or a static table) never loads them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import enum
 import ipaddress
 import re
@@ -22,19 +23,16 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
-import dns.asyncresolver
-import dns.exception
-import dns.message
-import dns.name
-import dns.nameserver
-import dns.rdata
-import dns.rdatatype
-import dns.resolver
-import dns.rrset
-
 from .errors import ConfigError
 
 if TYPE_CHECKING:
+    import dns.message
+    import dns.name
+    import dns.rdata
+    import dns.rdatatype
+    import dns.resolver
+    import dns.rrset
+
     from .dns_cache import DnsCache
 
 __all__ = [
@@ -84,16 +82,24 @@ class DnsStatus(enum.StrEnum):
     @property
     def is_temporary(self) -> bool:
         """True for outcomes Postfix turns into a deferral, never a rejection."""
-        return self in (DnsStatus.SERVFAIL, DnsStatus.TIMEOUT, DnsStatus.REFUSED)
+        return self in _TEMPORARY
 
     @property
     def passes(self) -> bool | None:
         """Whether reject_unknown_helo_hostname lets the name pass; None if unknown."""
-        if self in (DnsStatus.FOUND, DnsStatus.NULLMX):
-            return True
-        if self in (DnsStatus.NXDOMAIN, DnsStatus.NODATA, DnsStatus.MALFORMED):
-            return False
-        return None
+        return _PASSES.get(self)
+
+
+# Tables rather than tuples of members in the properties: looking members up on the
+# class is slow, and the checks ask these for every HELO name.
+_TEMPORARY = frozenset({DnsStatus.SERVFAIL, DnsStatus.TIMEOUT, DnsStatus.REFUSED})
+_PASSES: dict[DnsStatus, bool] = {
+    DnsStatus.FOUND: True,
+    DnsStatus.NULLMX: True,
+    DnsStatus.NXDOMAIN: False,
+    DnsStatus.NODATA: False,
+    DnsStatus.MALFORMED: False,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +170,9 @@ def _query_name(name: str) -> dns.name.Name | None:
     "Host not found" (postfix-reference 1.5; ``checks.dns_query_name`` applies
     the full rule); empty names and over-long labels cannot be sent at all.
     """
+    import dns.exception
+    import dns.name
+
     if name == ".":
         return dns.name.root
     if not name or name.endswith(".") or not name.isascii():
@@ -176,6 +185,8 @@ def _query_name(name: str) -> dns.name.Name | None:
 
 def _rdata_text(rdata: dns.rdata.Rdata) -> str:
     """One record as plain text (see :attr:`DnsAnswer.records`)."""
+    import dns.rdatatype
+
     if rdata.rdtype in (dns.rdatatype.TXT, dns.rdatatype.SPF):
         return b"".join(rdata.strings).decode("utf-8", "replace")  # type: ignore[attr-defined]
     if rdata.rdtype == dns.rdatatype.MX:
@@ -187,11 +198,16 @@ def _rdata_text(rdata: dns.rdata.Rdata) -> str:
 
 def _target_text(name: dns.name.Name) -> str:
     """A name from a record: ``"."`` for the root, otherwise without the trailing dot."""
+    import dns.name
+
     return "." if name == dns.name.root else name.to_text(omit_final_dot=True)
 
 
 def _negative_ttl(response: dns.message.Message | None) -> int:
     """RFC 2308 TTL of a NXDOMAIN/NODATA answer; 0 without an SOA (do not keep)."""
+    import dns.exception
+    import dns.rdatatype
+
     if response is None or not any(r.rdtype == dns.rdatatype.SOA for r in response.authority):
         return 0
     try:
@@ -233,6 +249,8 @@ def _run_sync(make: Callable[[], Awaitable[_T]]) -> _T:
     Inside a running event loop (a Jupyter kernel, an async caller) the loop
     cannot be re-entered, so the coroutine gets its own loop in a worker thread.
     """
+    import asyncio
+    import concurrent.futures
 
     async def main() -> _T:
         return await make()
@@ -318,6 +336,10 @@ class DnsResolver:
             raise ConfigError("DNS timeout and deadline must be positive")
         if concurrency < 1:
             raise ConfigError("DNS concurrency must be at least 1")
+        import dns.asyncresolver
+        import dns.exception
+        import dns.nameserver
+
         if nameservers is None:
             try:
                 resolver = dns.asyncresolver.Resolver()
@@ -391,10 +413,14 @@ class DnsResolver:
 
     async def lookup_hosts_async(self, names: Iterable[str]) -> dict[str, HostLookup]:
         """Like :meth:`lookup_hosts`, for async callers (runs it in a worker thread)."""
+        import asyncio
+
         return await asyncio.to_thread(self.lookup_hosts, names)
 
     async def _lookup_batch(self, keys: Sequence[str]) -> dict[str, _Resolved]:
         """Look up ``keys`` concurrently; those still unanswered at the deadline are left out."""
+        import asyncio
+
         semaphore = asyncio.Semaphore(self.concurrency)
         results: dict[str, _Resolved] = {}
         total = len(keys)
@@ -420,6 +446,8 @@ class DnsResolver:
         The TTL is the minimum over all answers consulted; 0 (do not keep) if
         the outcome is temporary or a negative answer carried no SOA.
         """
+        import dns.rdatatype
+
         qname = _query_name(key)
         if qname is None:
             return _Resolved(HostLookup(key, DnsStatus.NXDOMAIN), 0)
@@ -450,6 +478,9 @@ class DnsResolver:
         self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
     ) -> tuple[DnsStatus, dns.rrset.RRset | None, int]:
         """Ask one question; map every outcome to a status (failures are values)."""
+        import dns.exception
+        import dns.resolver
+
         try:
             answer = await self._resolver.resolve(
                 qname, rdtype, raise_on_no_answer=False, search=False
@@ -475,6 +506,8 @@ class DnsResolver:
         Answers are remembered for the resolver's lifetime (temporary failures
         too: one run sees one answer).
         """
+        import dns.rdatatype
+
         rdtype = dns.rdatatype.RdataType.make(rdtype)
         memo_key = (_key(name), int(rdtype))
         with self._lock:
@@ -498,6 +531,8 @@ class DnsResolver:
 
 def _mx_status(rrset: dns.rrset.RRset) -> DnsStatus:
     """FOUND, NULLMX (only ``MX 0 .``) or MALFORMED (a target Postfix rejects)."""
+    import dns.name
+
     targets = [r.exchange for r in rrset]
     if all(t == dns.name.root for t in targets):
         return DnsStatus.NULLMX
@@ -543,4 +578,5 @@ class NoDnsResolver:
 
     def lookup_hosts(self, names: Iterable[str]) -> dict[str, HostLookup]:
         """Return a SKIPPED lookup for each distinct name."""
-        return {name: HostLookup(name, DnsStatus.SKIPPED) for name in dict.fromkeys(names)}
+        skipped = DnsStatus.SKIPPED  # once: a member lookup on the class is slow
+        return {name: HostLookup(name, skipped) for name in dict.fromkeys(names)}

@@ -6,7 +6,6 @@ import os
 from collections.abc import Callable, Sequence
 
 from .dns import DnsResolver, HostResolver, NoDnsResolver
-from .dns_cache import DnsCache
 
 
 def make_resolver(
@@ -29,6 +28,8 @@ def make_resolver(
     """
     if no_dns:
         return NoDnsResolver()
+    from .dns_cache import DnsCache  # sqlite3: not needed without DNS
+
     cache = None if no_dns_cache else DnsCache(dns_cache)
     return DnsResolver(list(nameservers) if nameservers else None, timeout=dns_timeout,
                        deadline=dns_deadline, cache=cache, progress=progress)

@@ -11,14 +11,27 @@ if TYPE_CHECKING:
     from publicsuffixlist import PublicSuffixList
 
 
-@lru_cache(maxsize=1)
-def _psl() -> PublicSuffixList:
-    """The public suffix list, loaded on first use (it takes a while)."""
+@lru_cache(maxsize=2)
+def _psl(punycode: bool = True) -> PublicSuffixList:
+    """The public suffix list, loaded on first use (it takes a while).
+
+    ``punycode`` adds each internationalised rule in its ``xn--`` form too,
+    which takes most of the loading time (IDNA encoding in pure Python).
+    """
     from publicsuffixlist import PublicSuffixList
 
     # ICANN suffixes only: the private section lists e.g. compute-1.amazonaws.com,
     # which would make every EC2 host its own "organisation".
-    return PublicSuffixList(only_icann=True)
+    return PublicSuffixList(only_icann=True, accept_encoded_idn=punycode)
+
+
+def _psl_for(name: str) -> PublicSuffixList:
+    """The list to look ``name`` up in: the ``xn--`` forms matter only to names with one.
+
+    Every rule the encoding adds has an ``xn--`` label, so for other names the
+    answers are the same (tests/test_judge_speed.py checks the bundled list).
+    """
+    return _psl(punycode="xn--" in name)
 
 
 @lru_cache(maxsize=65536)
@@ -31,7 +44,7 @@ def registered_domain(name: str) -> str:
     name = name.lower().rstrip(".")
     if not name:
         return ""
-    private = _psl().privatesuffix(name)
+    private = _psl_for(name).privatesuffix(name)
     if private:
         return str(private)
     labels = name.split(".")
@@ -41,15 +54,25 @@ def registered_domain(name: str) -> str:
 @lru_cache(maxsize=65536)
 def has_public_suffix(name: str) -> bool:
     """True when the name ends in a real ICANN suffix (``.com``, ``.co.uk``...)."""
-    return _psl().privatesuffix(name.lower().rstrip(".")) is not None
+    name = name.lower().rstrip(".")
+    return _psl_for(name).privatesuffix(name) is not None
 
 
 def same_organisation(a: str, b: str) -> bool:
     """True when two host names share a registered domain under a real suffix."""
     if not a or not b:
         return False
+    # A registered domain ends in the name's last label: different ones never match,
+    # and telling so needs no public suffix lookup.
+    if _last_label(a) != _last_label(b):
+        return False
     da, db = registered_domain(a), registered_domain(b)
     return bool(da) and da == db and has_public_suffix(da)
+
+
+def _last_label(name: str) -> str:
+    """The last label of a name as :func:`registered_domain` sees it (lower case, no final dot)."""
+    return name.lower().rstrip(".").rpartition(".")[2]
 
 
 def is_ip_address(text: str) -> bool:
@@ -72,6 +95,13 @@ _DYNAMIC_WORDS = re.compile(
 )
 
 
+_NUMBERS = re.compile(r"\d+")
+# What ipaddress.IPv4Address accepts (four decimal octets, no leading zeros), many
+# times faster than constructing one.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 @lru_cache(maxsize=65536)
 def is_generic_name(name: str, ip: str) -> bool:
     """True for ISP-style names with the address embedded or dynamic-pool words.
@@ -80,26 +110,15 @@ def is_generic_name(name: str, ip: str) -> bool:
     ``123-45-67-89.dsl.example.net`` are generic; ``mail-ej1-f54.google.com`` is not.
     """
     lowered = name.lower()
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        address = None
-    if isinstance(address, ipaddress.IPv4Address):
-        octets = ip.split(".")
-        digits = re.findall(r"\d+", lowered)
+    # Only an IPv4 address has octets to look for.
+    if _IPV4.fullmatch(ip) is not None:
+        a, b, c, d = ip.split(".")  # no leading zeros: each octet as str(int()) writes it
+        numbers = "-".join(str(int(n)) for n in _NUMBERS.findall(lowered) if len(n) <= 3)
         # Three or more of the octets, in either order, or the address as hex.
-        if _contains_run(digits, octets) or _contains_run(digits, octets[::-1]):
+        runs = (f"{a}-{b}-{c}", f"{b}-{c}-{d}", f"{d}-{c}-{b}", f"{c}-{b}-{a}")
+        if any(run in numbers for run in runs):
             return True
-        if format(int(address), "08x") in lowered:
+        if f"{int(a):02x}{int(b):02x}{int(c):02x}{int(d):02x}" in lowered:
             return True
     first = lowered.split(".", 1)[0]
-    return _DYNAMIC_WORDS.search(first) is not None and any(c.isdigit() for c in first)
-
-
-def _contains_run(digits: list[str], octets: list[str]) -> bool:
-    joined = "-".join(str(int(d)) for d in digits if len(d) <= 3)
-    for start in range(2):
-        run = "-".join(str(int(o)) for o in octets[start : start + 3])
-        if run and run in joined:
-            return True
-    return False
+    return _DYNAMIC_WORDS.search(first) is not None and any(ch.isdigit() for ch in first)

@@ -9,7 +9,6 @@ where the logs are analysed) and expand ``$name``/``${name}`` references.
 from __future__ import annotations
 
 import re
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,10 +73,17 @@ def _split(value: str) -> list[str]:
     return [v for v in re.split(r"[\s,]+", value) if v]
 
 
+def _this_host() -> str:
+    """This machine's fully qualified name (socket is imported only when it is needed)."""
+    import socket
+
+    return socket.getfqdn()
+
+
 def identity_from_params(params: dict[str, str]) -> ServerIdentity:
     """Build a :class:`ServerIdentity` from main.cf parameters (Postfix defaults filled in)."""
     params = dict(params)
-    myhostname = params.get("myhostname") or socket.getfqdn()
+    myhostname = params.get("myhostname") or _this_host()
     params["myhostname"] = myhostname
     params.setdefault("mydomain", myhostname.partition(".")[2] or "localdomain")
     params.setdefault("mydestination", "$myhostname, localhost.$mydomain, localhost")

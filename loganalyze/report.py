@@ -10,7 +10,6 @@ helo_access renderer only writes keys that passed the safety rules.
 
 from __future__ import annotations
 
-import csv
 import enum
 import io
 import json
@@ -32,6 +31,18 @@ class OutputFormat(enum.StrEnum):
     CSV = "csv"
     HELO_ACCESS = "helo-access"
     CLIENT_ACCESS = "client-access"
+
+
+class ReportFormat(enum.StrEnum):
+    """The ``--format`` choices of ``report`` (rendered by :mod:`daily_report`).
+
+    Here rather than there so that the CLI can declare the option without
+    loading the daily report's machinery (state database, incremental reader).
+    """
+
+    TEXT = "text"
+    HTML = "html"
+    JSON = "json"
 
 
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e]")
@@ -101,6 +112,8 @@ def render_csv(findings: Sequence[Finding]) -> str:
 
 def write_csv(findings: Iterable[Finding], out: TextIO) -> None:
     """:func:`render_csv` written to ``out`` one row at a time."""
+    import csv
+
     writer = csv.DictWriter(out, fieldnames=_CSV_FIELDS, extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()

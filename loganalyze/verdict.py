@@ -10,8 +10,6 @@ depend on one being present.
 from __future__ import annotations
 
 import enum
-import statistics
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -86,6 +84,8 @@ def load_weights(path: str | Path) -> Weights:
 
     Keys may sit at the top level or in a ``[weights]`` table.
     """
+    import tomllib  # only --weights needs it
+
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -186,12 +186,14 @@ def _relation_evidence(sender: SenderStats, w: Weights) -> list[Evidence]:
     out: list[Evidence] = []
     name = sender.client_name
     helo = sender.helo.rstrip(".")
-    domains = sorted({s.rpartition("@")[2].lower() for s in sender.senders if "@" in s})
+    # Lower-case the distinct domains, not every address (most share a few domains).
+    raw_domains = {s.rpartition("@")[2] for s in sender.senders if "@" in s}
+    domains = sorted({d.lower() for d in raw_domains})
     confirmed = name != "unknown" and not is_generic_name(name, sender.client_ip)
     if confirmed and same_organisation(helo, name):
         out.append(Evidence(f"HELO is in the client's domain {registered_domain(name)}",
                             w.helo_matches_client))
-    matching = [d for d in domains if confirmed and same_organisation(d, name)]
+    matching = [d for d in domains if same_organisation(d, name)] if confirmed else []
     if matching:
         out.append(Evidence(f"sender domain {matching[0]} matches the client name",
                             w.sender_matches_client))
@@ -200,16 +202,25 @@ def _relation_evidence(sender: SenderStats, w: Weights) -> list[Evidence]:
     return out
 
 
+def _median(values: list[float]) -> float:
+    """``statistics.median`` of a non-empty list, without importing statistics (slow to load)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def _retry_evidence(sender: SenderStats, w: Weights) -> list[Evidence]:
-    attempts = sorted(sender.attempts)
-    if len(attempts) < 2:
+    if len(sender.attempts) < 2:
         return []
+    attempts = sorted(sender.attempts)
     gaps = [(b - a).total_seconds() for a, b in zip(attempts, attempts[1:], strict=False)]
     span = (attempts[-1] - attempts[0]).total_seconds()
-    if sender.temporary_rejects and statistics.median(gaps) >= w.retry_min_gap_seconds:
+    if sender.temporary_rejects and _median(gaps) >= w.retry_min_gap_seconds:
         return [Evidence(f"retried {len(attempts) - 1} times over {_minutes(span)}",
                          w.mta_retries)]
-    if len(attempts) >= 5 and statistics.median(gaps) < 10:
+    if len(attempts) >= 5 and _median(gaps) < 10:
         return [Evidence(f"{len(attempts)} attempts within {_minutes(span)}", w.hammering)]
     return []
 
@@ -218,22 +229,27 @@ def _recipient_evidence(
     sender: SenderStats, client: ClientStats | None, w: Weights
 ) -> list[Evidence]:
     out: list[Evidence] = []
-    recipients = set(sender.recipients)
-    if client is not None:
-        recipients |= client.recipients
-    if len(recipients) >= RECIPIENT_EXAMPLES:
+    recipients = sender.recipients
+    count = len(recipients)
+    if client is not None and count < RECIPIENT_EXAMPLES:
+        theirs = client.recipients
+        # A full sample on either side is enough to say "at least": no union needed.
+        count = len(theirs) if len(theirs) >= RECIPIENT_EXAMPLES else len(recipients | theirs)
+    if count >= RECIPIENT_EXAMPLES:
         # Only so many examples are kept per client: past that, say "at least".
         out.append(Evidence(f"{RECIPIENT_EXAMPLES}+ different recipients", w.many_recipients))
-    elif len(recipients) >= w.many_recipients_at:
-        out.append(Evidence(f"{len(recipients)} different recipients", w.many_recipients))
-    elif recipients and len(recipients) <= w.few_recipients_up_to:
-        out.append(Evidence(f"{len(recipients)} recipient(s)", w.few_recipients))
+    elif count >= w.many_recipients_at:
+        out.append(Evidence(f"{count} different recipients", w.many_recipients))
+    elif count and count <= w.few_recipients_up_to:
+        out.append(Evidence(f"{count} recipient(s)", w.few_recipients))
     if client is None:
         return out
     rejects = client.rejects
-    if rejects["user_unknown"]:
-        out.append(Evidence(f"{rejects['user_unknown']} unknown-user reject(s)", w.unknown_users))
-    if rejects["rbl"] or client.dnsbl_rank or client.dnsbl_lists:
+    # get(): a Counter's missing key goes through Python-level __missing__.
+    unknown_users = rejects.get("user_unknown", 0)
+    if unknown_users:
+        out.append(Evidence(f"{unknown_users} unknown-user reject(s)", w.unknown_users))
+    if rejects.get("rbl", 0) or client.dnsbl_rank or client.dnsbl_lists:
         lists = ", ".join(sorted(client.dnsbl_lists)[:2])
         out.append(Evidence("client is listed on a DNSBL" + (f" ({lists})" if lists else ""),
                             w.rbl_listed))
@@ -242,9 +258,9 @@ def _recipient_evidence(
                             w.postscreen_violation))
     elif client.postscreen_pass:
         out.append(Evidence("passed postscreen", w.postscreen_pass))
-    if rejects["relay"]:
+    if rejects.get("relay", 0):
         out.append(Evidence("client tried to relay", w.relay_attempt))
-    if rejects["spf"] or client.spf_rejects:
+    if rejects.get("spf", 0) or client.spf_rejects:
         out.append(Evidence("rejected by the SPF policy", w.spf_rejected))
     if client.queued:
         out.append(Evidence(f"{client.queued} message(s) from this client accepted",
