@@ -12,12 +12,12 @@ the number of lines; per-sender lists are capped.
 from __future__ import annotations
 
 import gc
+from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
-from itertools import islice
 from typing import Any
 
 from .checks import Check
@@ -36,27 +36,32 @@ _KEEP_ATTEMPTS = 1000
 _GC_THRESHOLD = 100_000
 
 
-_Sample = set[str] | tuple[str, ...]
-"""A capped sample of addresses: a set while it grows, a tuple once full.
+_Sample = set[str] | list[str]
+"""A capped sample of addresses: the ``cap`` smallest seen (in code-point order).
 
-A full sample never changes again, and as a tuple it takes a fifth of the
-memory of the set (the big senders all have full ones).
+While it has fewer than ``cap``, a set of all of them; once full, a sorted list
+that only takes an address that sorts before its last. The smallest, not the
+first: then the sample of a log read in parts (``--jobs``) and merged is the
+sample of the log read in one go, and what is shown does not depend on order.
 """
 
 
-def _sample(kept: _Sample | None, items: list[str], cap: int, cut: bool) -> _Sample:
-    """``kept`` with ``items`` added while it has fewer than ``cap`` elements.
-
-    ``cut``: add only as many as fit (the client's samples); otherwise all of
-    ``items`` (the sender's, which may end a little over ``cap``).
-    """
-    if kept is None:
-        kept = set(items[:cap] if cut else items)
-    elif isinstance(kept, set) and len(kept) < cap:
-        kept.update(items[: cap - len(kept)] if cut else items)
-    else:
-        return kept
-    return tuple(kept) if len(kept) >= cap else kept
+def _sample(kept: _Sample | None, items: Iterable[str], cap: int) -> _Sample:
+    """``kept`` with ``items`` added: the ``cap`` smallest of all (see :data:`_Sample`)."""
+    if kept is None or isinstance(kept, set):
+        grown = set(items) if kept is None else kept
+        if kept is not None:
+            grown.update(items)
+        return grown if len(grown) < cap else sorted(grown)[:cap]
+    last = kept[-1]
+    for item in items:
+        if item < last:
+            at = bisect_left(kept, item)
+            if kept[at] != item:
+                kept.insert(at, item)
+                kept.pop()
+                last = kept[-1]
+    return kept
 
 
 def _as_set(kept: _Sample | None) -> set[str]:
@@ -66,13 +71,25 @@ def _as_set(kept: _Sample | None) -> set[str]:
 
 
 def _capped_union(mine: _Sample | None, theirs: _Sample | None, cap: int) -> _Sample | None:
-    """``mine`` plus the first of ``theirs`` (in sorted order) up to ``cap`` elements."""
+    """The sample of both parts: the ``cap`` smallest of their union."""
     if not theirs:
         return mine
-    merged = _as_set(mine) if not isinstance(mine, set) else mine
-    if len(merged) < cap:
-        merged.update(islice(sorted(set(theirs) - merged), cap - len(merged)))
-    return tuple(merged) if len(merged) >= cap else merged
+    return _sample(set(mine) if mine else None, theirs, cap)
+
+
+def _earliest(kept: list[datetime], when: datetime) -> None:
+    """Add ``when`` to ``kept``, which keeps the :data:`_KEEP_ATTEMPTS` earliest times.
+
+    Sorted once full; sessions end about in the order they start, so a later
+    one is refused at once.
+    """
+    if len(kept) < _KEEP_ATTEMPTS:
+        kept.append(when)
+        if len(kept) == _KEEP_ATTEMPTS:
+            kept.sort()
+    elif when < kept[-1]:
+        insort(kept, when)
+        kept.pop()
 
 
 def _added(mine: Counter[Any] | None, theirs: Counter[Any] | None) -> Counter[Any] | None:
@@ -219,19 +236,22 @@ class SenderStats(_Names):
 
     __slots__ = ("client_ip", "helo", "sessions", "attempts", "first_seen", "last_seen",
                  "enforced_rejects", "temporary_rejects", "first_reply",
-                 "helo_required_rejects", "queued", "_day", "_days", "_logged_checks", "_spf",
+                 "helo_required_rejects", "queued", "_first_reply_at", "_day", "_days",
+                 "_logged_checks", "_spf",
                  "_senders", "_recipients")
 
     def __init__(self, client_ip: str, helo: str) -> None:
         self.client_ip = client_ip
         self.helo = helo  # as Postfix stored it; empty when the client never sent one
         self.sessions = 0
-        self.attempts: list[datetime] = []  # start time of each session (the first 1000)
+        # Start time of each session (the earliest 1000; in no particular order).
+        self.attempts: list[datetime] = []
         self.first_seen: datetime | None = None
         self.last_seen: datetime | None = None
         self.enforced_rejects = 0  # sessions a HELO check really rejected (not a warning)
         self.temporary_rejects = 0  # sessions with a 4xx HELO reject (the client may retry)
-        self.first_reply = ""  # the first HELO reject reply logged for this sender
+        self.first_reply = ""  # the HELO reject reply of its earliest rejected session
+        self._first_reply_at: datetime | None = None
         self.helo_required_rejects = 0  # sessions that tried MAIL without HELO
         self.queued = 0  # messages accepted (only before a restriction was enabled)
         self._name = ""
@@ -301,7 +321,12 @@ class SenderStats(_Names):
     def merge(self, other: SenderStats) -> None:
         """Add ``other`` (the same sender, in a later part of the log) to this one."""
         self.sessions += other.sessions
-        self.attempts.extend(other.attempts[: _KEEP_ATTEMPTS - len(self.attempts)])
+        if len(self.attempts) + len(other.attempts) <= _KEEP_ATTEMPTS:
+            self.attempts.extend(other.attempts)
+            if len(self.attempts) == _KEEP_ATTEMPTS:
+                self.attempts.sort()
+        else:
+            self.attempts = sorted(self.attempts + other.attempts)[:_KEEP_ATTEMPTS]
         if other.first_seen is not None and (
                 self.first_seen is None or other.first_seen < self.first_seen):
             self.first_seen = other.first_seen
@@ -310,7 +335,10 @@ class SenderStats(_Names):
             self.last_seen = other.last_seen
         self.enforced_rejects += other.enforced_rejects
         self.temporary_rejects += other.temporary_rejects
-        self.first_reply = self.first_reply or other.first_reply
+        if other.first_reply and (self._first_reply_at is None or (
+                other._first_reply_at is not None
+                and other._first_reply_at < self._first_reply_at)):
+            self.first_reply, self._first_reply_at = other.first_reply, other._first_reply_at
         self.helo_required_rejects += other.helo_required_rejects
         self.queued += other.queued
         self._merge_names(other)
@@ -388,10 +416,10 @@ def add_session(traffic: Traffic, session: HeloSession) -> None:
                 helo_rejects.append(reject)
     recipients = session.recipients
     if recipients:
-        client._recipients = _sample(client._recipients, recipients, _KEEP, True)
+        client._recipients = _sample(client._recipients, recipients, _KEEP)
     senders = session.senders
     if senders:
-        client._senders = _sample(client._senders, senders, _KEEP_CLIENT_SENDERS, True)
+        client._senders = _sample(client._senders, senders, _KEEP_CLIENT_SENDERS)
 
     helo = session.helo
     no_helo = helo is None and session.helo_required_reject
@@ -405,8 +433,7 @@ def add_session(traffic: Traffic, session: HeloSession) -> None:
     sender.sessions += 1
     sender._add_name(name)
     start = session.start
-    if len(sender.attempts) < _KEEP_ATTEMPTS:
-        sender.attempts.append(start)
+    _earliest(sender.attempts, start)
     if sender.first_seen is None or start < sender.first_seen:
         sender.first_seen = start
     if sender.last_seen is None or session.end > sender.last_seen:
@@ -427,9 +454,10 @@ def add_session(traffic: Traffic, session: HeloSession) -> None:
             sender.enforced_rejects += 1
             if any(r.code // 100 == 4 for r in enforced):
                 sender.temporary_rejects += 1
-        if not sender.first_reply:
+        if sender._first_reply_at is None or start < sender._first_reply_at:
             first = helo_rejects[0]
             sender.first_reply = f"{first.code} {first.dsn} {first.reason}".replace("  ", " ")
+            sender._first_reply_at = start
     if session.spf:
         results = sender._spf
         if results is None:
@@ -439,9 +467,9 @@ def add_session(traffic: Traffic, session: HeloSession) -> None:
             key_spf = (spf.result, domain)
             results[key_spf] = results.get(key_spf, 0) + 1
     if senders:
-        sender._senders = _sample(sender._senders, senders, _KEEP, False)
+        sender._senders = _sample(sender._senders, senders, _KEEP)
     if recipients:
-        sender._recipients = _sample(sender._recipients, recipients, _KEEP, False)
+        sender._recipients = _sample(sender._recipients, recipients, _KEEP)
 
 
 _POSTSCREEN_VIOLATIONS = ("PREGREET", "HANGUP", "COMMAND", "NON-SMTP", "BARE NEWLINE",
@@ -530,11 +558,7 @@ class Collector(SessionBuilder):
 
 
 def _add_list(client: ClientStats, domain: str) -> None:
-    lists = client._dnsbl_lists
-    if lists is None:
-        client._dnsbl_lists = {domain}
-    elif isinstance(lists, set) and len(lists) < _KEEP_LISTS:
-        lists.add(domain)
+    client._dnsbl_lists = _sample(client._dnsbl_lists, (domain,), _KEEP_LISTS)
 
 
 def collect_blocks(
