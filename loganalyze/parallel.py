@@ -19,17 +19,36 @@ import multiprocessing
 import os
 import pickle
 import queue
+from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
 from typing import Any
 
 from .senders import Collector, Traffic, collect_blocks
 from .sessions import _STALE_SECONDS, SessionStats
-from .sources import file_size, is_plain_file, line_at, line_boundaries, read_lines, read_range
+from .sources import (
+    file_size,
+    is_plain_file,
+    line_at,
+    line_boundaries,
+    line_start_before,
+    read_lines,
+    read_range,
+)
 from .timeline import order_inputs
-from .tokenizer import ALL_KINDS, EVIDENCE_KINDS, InputFormat, LogRecord, Tokenizer, TokenizerStats
+from .tokenizer import (
+    ALL_KINDS,
+    EVIDENCE_KINDS,
+    InputFormat,
+    Kind,
+    LogRecord,
+    Tokenizer,
+    TokenizerStats,
+)
 
+_SpfLine = tuple[datetime, str, str, str | None, str | None, str, str]
+"""An SPF result line: time, host, client address, HELO, sender, result, identity."""
 # Ranges smaller than this are not worth a process of their own.
 MIN_RANGE = 16 << 20
 # A session open this far past the end of its range is given up (stale) like
@@ -58,6 +77,11 @@ class Part:
     traffic: Traffic
     lines: TokenizerStats
     sessions: SessionStats
+    spf_taken_past_end: Counter[_SpfLine] = field(default_factory=Counter)
+    """SPF lines past the range given to a session of this range."""
+    spf_unmatched_early: Counter[_SpfLine] = field(default_factory=Counter)
+    """SPF lines early in the range that no session of it took: unmatched unless the
+    previous range's lookahead took them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +101,14 @@ class _RangeCollector(Collector):
     them; a new connect of one of those processes ends ours and is dropped.
     """
 
-    def __init__(self, first: bool) -> None:
+    def __init__(self, first: bool, early_until: datetime | None = None) -> None:
         super().__init__()
         self.first = first
         self.inside = True
+        # Until when a session of the previous range may still be open.
+        self.early_until = early_until
+        self.spf_taken_past_end: Counter[_SpfLine] = Counter()
+        self.spf_unmatched_early: Counter[_SpfLine] = Counter()
 
     def _ours(self, key: tuple[str, str, int]) -> bool:
         return (self.inside and self.first) or key in self._open
@@ -131,8 +159,20 @@ class _RangeCollector(Collector):
 
     def spf(self, time: datetime, host: str, ip: str, helo: str | None, sender: str | None,
             result: str, identity: str) -> None:
-        """An SPF result: past the range only for a client with a session of ours."""
-        if self.inside or (host, ip) in self._by_client:
+        """An SPF result: past the range only for a client with a session of ours.
+
+        Early in a range, one that no session here takes may be for a session of
+        the previous range: that worker's lookahead decides (see :func:`merge_parts`).
+        """
+        line = (time, host, ip, helo, sender, result, identity)
+        if not self.inside:
+            if (host, ip) in self._by_client:
+                self.spf_taken_past_end[line] += 1
+                super().spf(time, host, ip, helo, sender, result, identity)
+        elif (self.early_until is not None and time <= self.early_until
+                and (host, ip) not in self._by_client):
+            self.spf_unmatched_early[line] += 1
+        else:
             super().spf(time, host, ip, helo, sender, result, identity)
 
     def record(self, record: LogRecord) -> None:
@@ -189,6 +229,47 @@ def _range_blocks(task: Task) -> Generator[tuple[bool, list[str]], None, None]:
         yield inside_block, block
 
 
+# How far before its range a worker looks for hostname warnings: Postfix logs
+# one just before the connect it belongs to, which may be past the cut.
+_LOOKBEHIND = 64 << 10
+
+
+def _warnings_before(task: Task, settings: _Settings, collector: _RangeCollector) -> None:
+    """Give ``collector`` the hostname warnings just before ``task``'s range whose
+    connect comes inside it (the sequential builder keeps them until that connect)."""
+    if task.start == 0:
+        return
+    # A tokenizer of its own: these lines must not count, nor move its year.
+    tokenizer = Tokenizer(year=task.year, now=settings.now, tz=settings.tz,  # type: ignore[arg-type]
+                          input_format=settings.input_format, kinds=ALL_KINDS)
+    waiting: dict[tuple[str, str, int], str] = {}
+    start = line_start_before(task.name, task.start, _LOOKBEHIND)
+    for inside, line in read_range(task.name, start, task.start):
+        if not inside:
+            break
+        if "smtpd[" not in line:
+            continue
+        record = tokenizer.parse(line)
+        if record is None:
+            continue
+        key = (record.host, record.service, record.pid)
+        if record.kind is Kind.HOSTNAME_MISMATCH:
+            waiting[key] = record.reason
+        elif record.kind is Kind.CONNECT:
+            waiting.pop(key, None)  # that connect took it
+    for (host, service, pid), reason in waiting.items():
+        collector.mismatch(host, service, pid, reason)
+
+
+def _early_until(task: Task, tokenizer: Tokenizer) -> datetime | None:
+    """For a range inside a file: the end of the time in which sessions of the
+    previous range may still be open (the builder gives them an hour of silence)."""
+    if task.start == 0:
+        return None
+    when = tokenizer.line_time(line_at(task.name, task.start))
+    return None if when is None else when + timedelta(seconds=2 * _STALE_SECONDS)
+
+
 def _run(task: Task, settings: _Settings, slot: int = -1) -> Part:
     """Build the sessions that start in ``task``'s range, and all its line counts.
 
@@ -196,7 +277,8 @@ def _run(task: Task, settings: _Settings, slot: int = -1) -> Part:
     """
     tokenizer = Tokenizer(year=task.year, now=settings.now, tz=settings.tz,  # type: ignore[arg-type]
                           input_format=settings.input_format, kinds=ALL_KINDS)
-    collector = _RangeCollector(task.first)
+    collector = _RangeCollector(task.first, _early_until(task, tokenizer))
+    _warnings_before(task, settings, collector)
     open_sessions = collector._open  # noqa: SLF001 - the worker drives its own builder
     counted: TokenizerStats | None = None
     blocks = _range_blocks(task)
@@ -227,7 +309,8 @@ def _run(task: Task, settings: _Settings, slot: int = -1) -> Part:
     lines = counted or tokenizer.stats
     if shown is not None:
         shown(lines.lines)  # the lines of its range, now that it is done
-    return Part(collector.traffic, lines, collector.stats)
+    return Part(collector.traffic, lines, collector.stats, collector.spf_taken_past_end,
+                collector.spf_unmatched_early)
 
 
 def _all_stale(open_sessions: dict[Any, Any], line: str, tokenizer: Tokenizer) -> bool:
@@ -415,7 +498,13 @@ def merge_parts(parts: Sequence[Part]) -> tuple[Traffic, TokenizerStats, Session
     traffic = Traffic()
     lines = TokenizerStats()
     sessions = SessionStats()
+    previous: Part | None = None
     for part in parts:
+        if part.spf_unmatched_early:
+            # Unmatched unless the lookahead of the range before gave it to a session.
+            taken = previous.spf_taken_past_end if previous is not None else Counter()
+            sessions.spf_unmatched += (part.spf_unmatched_early - taken).total()
+        previous = part
         traffic.merge(part.traffic)
         for f in fields(TokenizerStats):
             if f.name == "samples":

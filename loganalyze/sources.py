@@ -490,6 +490,16 @@ def line_boundaries(name: str, size: int, pieces: int) -> list[int]:
     return cuts
 
 
+def line_start_before(name: str, offset: int, distance: int) -> int:
+    """The first line start at or after ``offset - distance`` (and at most ``offset``)."""
+    if offset <= distance:
+        return 0
+    with open(name, "rb") as handle:
+        handle.seek(offset - distance)
+        handle.readline(distance)  # to the start of the next line
+        return min(handle.tell(), offset)
+
+
 def line_at(name: str, offset: int) -> str:
     """The line that starts at ``offset`` of a plain file (cleaned like :func:`read_lines`)."""
     with open(name, "rb") as handle:

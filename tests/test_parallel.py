@@ -6,6 +6,7 @@ import gzip
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,3 +156,40 @@ def test_a_damaged_file_in_a_worker_is_a_one_line_error(
     options = AnalyzeOptions(resolver=NoDnsResolver(), year=2026, jobs=3)
     with pytest.raises(InputError, match=f"{damaged.name}: cannot read"):
         analyze_logs(names, options)
+
+
+def test_every_cut_point_gives_the_sequential_result(tmp_path: Path) -> None:
+    # Two ranges, cut at each line boundary of a stretch around a hostname warning
+    # (logged just before its connect, so a cut can fall between them), a reject,
+    # SPF lines and disconnects: the range rules (lookbehind, lookahead, the tail
+    # of the previous range's sessions) must add up to one sequential pass.
+    lines = (FIXTURES / "mail.log").read_text().splitlines(keepends=True)[60:160]
+    log = tmp_path / "mail.log"
+    log.write_text("".join(lines))
+    assert any("does not resolve to address" in line for line in lines)
+
+    def run(tasks: list[parallel.Task]) -> Any:
+        return parallel.run_tasks(tasks, 1, input_format=parallel.InputFormat.AUTO, tz=None,
+                                  now=None)
+
+    whole = run([parallel.Task(str(log), 0, None, True, 2026)])
+    size = log.stat().st_size
+    offset = 0
+    for line in lines[:-1]:
+        offset += len(line.encode())
+        tasks = [parallel.Task(str(log), 0, offset, True, 2026),
+                 parallel.Task(str(log), offset, size, False, 2026)]
+        split = run(tasks)
+        assert split[1:] == whole[1:], offset
+        assert _traffic(split[0]) == _traffic(whole[0]), offset
+
+
+def _traffic(traffic: Any) -> object:
+    clients = {ip: (c.sessions, c.queued, c.hostname_warnings, sorted(c.names.items()),
+                    sorted(c.rejects.items()), sorted(c.recipients), sorted(c.senders))
+               for ip, c in traffic.clients.items()}
+    senders = {key: (s.sessions, sorted(s.attempts), s.first_seen, s.last_seen, s.first_reply,
+                     sorted(s.logged_checks.items()), sorted(s.spf.items()), sorted(s.senders),
+                     sorted(s.recipients), s.enforced_rejects, s.queued)
+               for key, s in traffic.senders.items()}
+    return (traffic.sessions, traffic.sessions_with_helo, clients, senders)
