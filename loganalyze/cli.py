@@ -117,10 +117,10 @@ def analyze_command(
     jobs: Annotated[
         int,
         typer.Option("--jobs", "-j", metavar="N", min=0,
-                     help="Processes for big plain files (split at line boundaries); "
-                          "0: one per core. Default 1: the split workers do not use the "
-                          "fast block scanner yet, so one process is faster today."),
-    ] = 1,
+                     help="Processes for big inputs: plain files of 32 MB or more are split "
+                          "at line boundaries, several files are shared out; the result is "
+                          "the same as with 1. Default 0: one per core."),
+    ] = 0,
     weights: Annotated[
         Path | None,
         typer.Option("--weights", metavar="TOML",

@@ -403,7 +403,7 @@ def run_tasks(tasks: Sequence[Task], jobs: int, *, input_format: InputFormat, tz
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return merge_parts(_share_out(tasks, jobs, settings, context, on_lines))
+        return _share_out(tasks, jobs, settings, context, on_lines).result()
     finally:
         _lines_read, _on_lines = None, None
         if collecting:
@@ -417,29 +417,47 @@ def _task_size(task: Task) -> int:
 
 
 def _share_out(tasks: Sequence[Task], jobs: int, settings: _Settings, context: Any,
-               on_lines: Callable[[int], None] | None) -> list[Part]:
-    """Run ``tasks`` on ``jobs`` processes, this one included; their parts in task order.
+               on_lines: Callable[[int], None] | None) -> _Merger:
+    """Run ``tasks`` on ``jobs`` processes, this one included, merging parts in task order.
 
-    Each process takes the next task not yet taken, biggest first (a month of
-    rotated logs is one task per file, of very different sizes), so the cores
-    stay busy to the end. Only the other processes' parts are pickled.
+    This process runs the first task (its part is the one the others merge into,
+    in place), then each process takes the next task not yet taken, biggest first
+    (a month of rotated logs is one task per file, of very different sizes), so
+    the cores stay busy to the end. Workers send their parts in chunks, merged as
+    they come: memory stays near that of one process holding everything.
     """
     global _on_lines
-    order = sorted(range(len(tasks)), key=lambda i: -_task_size(tasks[i]))
+    order = sorted(range(1, len(tasks)), key=lambda i: -_task_size(tasks[i]))
     taken = context.Value("i", 0)
     results = context.Queue()
     workers = [context.Process(target=_work, args=(tasks, order, settings, taken, results),
                                daemon=True) for _ in range(min(jobs, len(tasks)) - 1)]
     for worker in workers:
         worker.start()
-    parts: dict[int, Part] = {}
+    merger = _Merger()
+    waiting: dict[int, list[tuple[str, Any]]] = {}  # messages of parts not yet mergeable
     try:
         _on_lines = on_lines  # only here: the workers were forked without it
+        waiting[0] = [("part", _run(tasks[0], settings, 0)), ("end", None)]
         while (index := _take(taken, order)) is not None:
-            parts[index] = _run(tasks[index], settings, index)
-        while len(parts) < len(tasks):
+            waiting[index] = [("part", _run(tasks[index], settings, index)), ("end", None)]
+        while True:
+            # Merge what can be merged, in task order.
+            while merger.merged in waiting:
+                messages = waiting[merger.merged]
+                while messages:
+                    what, item = messages.pop(0)
+                    if what == "end":
+                        del waiting[merger.merged]
+                        merger.merged += 1
+                        break
+                    merger.add(what, item)
+                else:
+                    break
+            if merger.merged == len(tasks):
+                return merger
             try:
-                index, part, error = results.get(timeout=0.25)
+                index, what, item = results.get(timeout=0.25)
             except queue.Empty:
                 # A worker that was killed (out of memory...) never sends its part.
                 ended = [w.exitcode for w in workers if w.exitcode is not None]
@@ -448,9 +466,9 @@ def _share_out(tasks: Sequence[Task], jobs: int, settings: _Settings, context: A
                         f"a worker process ended without its result (exit code {max(ended)})"
                     ) from None
             else:
-                if error is not None:
-                    raise error
-                parts[index] = part
+                if what == "error":
+                    raise item
+                waiting.setdefault(index, []).append((what, item))
             if on_lines is not None:
                 on_lines(sum(_lines_read))
     finally:
@@ -458,7 +476,6 @@ def _share_out(tasks: Sequence[Task], jobs: int, settings: _Settings, context: A
             if worker.is_alive():
                 worker.terminate()
             worker.join()
-    return [parts[i] for i in range(len(tasks))]
 
 
 def _take(taken: Any, order: Sequence[int]) -> int | None:
@@ -471,17 +488,35 @@ def _take(taken: Any, order: Sequence[int]) -> int | None:
     return order[position]
 
 
+# Senders or clients per message from a worker.
+_CHUNK = 4096
+
+
 def _work(tasks: Sequence[Task], order: Sequence[int], settings: _Settings, taken: Any,
           results: Any) -> None:
-    """A worker process: run tasks until none is left, sending each part back."""
+    """A worker process: run tasks until none is left, sending each part back in chunks."""
     gc.disable()  # a short-lived process: see run_tasks
     while (index := _take(taken, order)) is not None:
         try:
             part = _run(tasks[index], settings, index)
         except BaseException as exc:  # noqa: BLE001 - the main process re-raises it
-            results.put((index, None, _portable(exc)))
+            results.put((index, "error", _portable(exc)))
             return
-        results.put((index, part, None))
+        traffic = part.traffic
+        part.traffic = Traffic(sessions=traffic.sessions,
+                               sessions_with_helo=traffic.sessions_with_helo)
+        results.put((index, "part", part))
+        del part
+        for name in ("clients", "senders"):
+            # Taken out chunk by chunk: what is sent (pickled) need not stay here.
+            table = getattr(traffic, name)
+            keys = list(table)
+            for at in range(0, len(keys), _CHUNK):
+                results.put((index, name, {key: table.pop(key) for key in keys[at:at + _CHUNK]}))
+            del keys, table
+            setattr(traffic, name, {})
+        del traffic
+        results.put((index, "end", None))
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -493,27 +528,65 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
-def merge_parts(parts: Sequence[Part]) -> tuple[Traffic, TokenizerStats, SessionStats]:
-    """Add up the workers' findings, earliest range first."""
-    traffic = Traffic()
-    lines = TokenizerStats()
-    sessions = SessionStats()
-    previous: Part | None = None
-    for part in parts:
+class _Merger:
+    """Adds up the parts of the tasks, in task order (earliest range first).
+
+    The first part's aggregates are taken over, the others merged into them: a
+    part may come whole (``"part"``) or as its counts first and then chunks of
+    its clients and senders (``"clients"``, ``"senders"``).
+    """
+
+    def __init__(self) -> None:
+        self.traffic: Traffic | None = None
+        self.lines = TokenizerStats()
+        self.sessions = SessionStats()
+        self.merged = 0
+        """Parts merged completely."""
+        self._taken_past_end: Counter[_SpfLine] = Counter()
+
+    def add(self, what: str, item: Any) -> None:
+        """Merge one message of the next part."""
+        if what == "part":
+            self._add_part(item)
+        elif what == "clients":
+            assert self.traffic is not None
+            self.traffic.merge(Traffic(clients=item))
+        else:
+            assert self.traffic is not None
+            self.traffic.merge(Traffic(senders=item))
+
+    def _add_part(self, part: Part) -> None:
         if part.spf_unmatched_early:
             # Unmatched unless the lookahead of the range before gave it to a session.
-            taken = previous.spf_taken_past_end if previous is not None else Counter()
-            sessions.spf_unmatched += (part.spf_unmatched_early - taken).total()
-        previous = part
-        traffic.merge(part.traffic)
+            sessions_before = self._taken_past_end if self.merged else Counter()
+            self.sessions.spf_unmatched += (part.spf_unmatched_early - sessions_before).total()
+        self._taken_past_end = part.spf_taken_past_end
+        if self.traffic is None:
+            self.traffic = part.traffic
+        else:
+            self.traffic.merge(part.traffic)
+        lines = self.lines
         for f in fields(TokenizerStats):
             if f.name == "samples":
                 lines.samples.extend(part.lines.samples[: 20 - len(lines.samples)])
             else:
                 setattr(lines, f.name, getattr(lines, f.name) + getattr(part.lines, f.name))
         for f in fields(SessionStats):
-            setattr(sessions, f.name, getattr(sessions, f.name) + getattr(part.sessions, f.name))
-    return traffic, lines, sessions
+            setattr(self.sessions, f.name,
+                    getattr(self.sessions, f.name) + getattr(part.sessions, f.name))
+
+    def result(self) -> tuple[Traffic, TokenizerStats, SessionStats]:
+        """The merged traffic and counts."""
+        return self.traffic or Traffic(), self.lines, self.sessions
+
+
+def merge_parts(parts: Sequence[Part]) -> tuple[Traffic, TokenizerStats, SessionStats]:
+    """Add up the workers' findings, earliest range first."""
+    merger = _Merger()
+    for part in parts:
+        merger.add("part", part)
+        merger.merged += 1
+    return merger.result()
 
 
 def worth_splitting(names: Sequence[str]) -> bool:
