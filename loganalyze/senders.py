@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
+from sys import intern
 from typing import Any
 
 from .checks import Check
@@ -392,9 +393,14 @@ def add_session(traffic: Traffic, session: HeloSession) -> None:
     ip = session.client_ip
     client = traffic.clients.get(ip)
     if client is None:
+        # Interned: the address and name are held by the client and each of its
+        # senders, and the replies of one HELO (a bot's "desktop") by thousands.
+        ip = intern(ip)
         client = traffic.clients[ip] = ClientStats(ip)
+    else:
+        ip = client.ip
     client.sessions += 1
-    name = session.client_name
+    name = intern(session.client_name)
     client._add_name(name)
     queued = session.queued
     if queued:
@@ -456,7 +462,8 @@ def add_session(traffic: Traffic, session: HeloSession) -> None:
                 sender.temporary_rejects += 1
         if sender._first_reply_at is None or start < sender._first_reply_at:
             first = helo_rejects[0]
-            sender.first_reply = f"{first.code} {first.dsn} {first.reason}".replace("  ", " ")
+            sender.first_reply = intern(
+                f"{first.code} {first.dsn} {first.reason}".replace("  ", " "))
             sender._first_reply_at = start
     if session.spf:
         results = sender._spf
