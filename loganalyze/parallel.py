@@ -23,9 +23,10 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from sys import intern
 from typing import Any
 
-from .senders import Collector, Traffic, collect_blocks
+from .senders import ClientStats, Collector, SenderStats, Traffic, collect_blocks
 from .sessions import _STALE_SECONDS, SessionStats
 from .sources import (
     file_size,
@@ -550,10 +551,10 @@ class _Merger:
             self._add_part(item)
         elif what == "clients":
             assert self.traffic is not None
-            self.traffic.merge(Traffic(clients=item))
+            self.traffic.merge(Traffic(clients=_interned_clients(item)))
         else:
             assert self.traffic is not None
-            self.traffic.merge(Traffic(senders=item))
+            self.traffic.merge(Traffic(senders=_interned_senders(item)))
 
     def _add_part(self, part: Part) -> None:
         if part.spf_unmatched_early:
@@ -578,6 +579,25 @@ class _Merger:
     def result(self) -> tuple[Traffic, TokenizerStats, SessionStats]:
         """The merged traffic and counts."""
         return self.traffic or Traffic(), self.lines, self.sessions
+
+
+# A chunk comes unpickled with strings of its own; interned again, a client's
+# address and name are shared with its senders' as in a single process (senders.py).
+def _interned_clients(chunk: dict[str, ClientStats]) -> dict[str, ClientStats]:
+    for client in chunk.values():
+        client.ip = intern(client.ip)
+        client._name = intern(client._name)  # noqa: SLF001 - the same module's aggregates
+    return {client.ip: client for client in chunk.values()}
+
+
+def _interned_senders(
+    chunk: dict[tuple[str, str], SenderStats],
+) -> dict[tuple[str, str], SenderStats]:
+    for sender in chunk.values():
+        sender.client_ip = intern(sender.client_ip)
+        sender._name = intern(sender._name)  # noqa: SLF001
+        sender.first_reply = intern(sender.first_reply)
+    return {(sender.client_ip, helo): sender for (_, helo), sender in chunk.items()}
 
 
 def merge_parts(parts: Sequence[Part]) -> tuple[Traffic, TokenizerStats, SessionStats]:
