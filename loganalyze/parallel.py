@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from sys import intern
 from typing import Any
 
+from .errors import LogAnalyzeError
 from .senders import ClientStats, Collector, SenderStats, Traffic, collect_blocks
 from .sessions import _STALE_SECONDS, SessionStats
 from .sources import (
@@ -463,8 +464,10 @@ def _share_out(tasks: Sequence[Task], jobs: int, settings: _Settings, context: A
                 # A worker that was killed (out of memory...) never sends its part.
                 ended = [w.exitcode for w in workers if w.exitcode is not None]
                 if (any(ended) or len(ended) == len(workers)) and results.empty():
-                    raise RuntimeError(
-                        f"a worker process ended without its result (exit code {max(ended)})"
+                    raise LogAnalyzeError(
+                        f"a worker process ended without its result (exit status "
+                        f"{min(ended)}; -9: killed, perhaps out of memory); "
+                        "try again with --jobs 1"
                     ) from None
             else:
                 if what == "error":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from loganalyze import parallel
 from loganalyze.analysis import Analysis, AnalyzeOptions, analyze_logs
 from loganalyze.dns import NoDnsResolver
-from loganalyze.errors import InputError
+from loganalyze.errors import InputError, LogAnalyzeError
 from loganalyze.postfix_config import load_identity
 from loganalyze.report import finding_record
 
@@ -193,3 +194,26 @@ def _traffic(traffic: Any) -> object:
                      sorted(s.recipients), s.enforced_rejects, s.queued)
                for key, s in traffic.senders.items()}
     return (traffic.sessions, traffic.sessions_with_helo, clients, senders)
+
+
+def test_a_worker_that_dies_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As when the kernel's OOM killer ends a worker: no part ever comes back.
+    monkeypatch.setattr(parallel, "MIN_RANGE", 16384)
+    main = os.getpid()
+    run = parallel._run
+
+    def dying(task: parallel.Task, settings: Any, slot: int = -1) -> parallel.Part:
+        if os.getpid() != main:
+            os._exit(9)
+        return run(task, settings, slot)
+
+    take = parallel._take
+
+    def others(taken: Any, order: Any) -> int | None:  # the main process leaves them
+        return None if os.getpid() == main else take(taken, order)
+
+    monkeypatch.setattr(parallel, "_run", dying)
+    monkeypatch.setattr(parallel, "_take", others)
+    options = AnalyzeOptions(resolver=NoDnsResolver(), year=2026, jobs=2)
+    with pytest.raises(LogAnalyzeError, match="worker process ended .* try again with --jobs 1"):
+        analyze_logs([str(FIXTURES / "mail.log")], options)
