@@ -7,9 +7,12 @@ session has disconnected; records of sessions that started before the range
 are left to the worker of the previous range. So every session is built
 whole by exactly one worker, and the merged result equals a sequential run.
 
-Only plain regular files are split; compressed files and standard input are
-each read by one worker. Workers are forked processes (Linux), so nothing
-but the per-worker aggregates crosses a process boundary.
+Only plain regular files are split; a compressed file is one task. Several
+files (mail.log.3.gz, mail.log.2.gz, ...) are tasks in timeline order, and
+the worker of the older file reads on into the next one for the sessions a
+rotation cut. Workers are forked processes (Linux), so nothing but the
+per-worker aggregates crosses a process boundary; the aggregates merge
+exactly (sums, minima and maxima, the smallest addresses of each sample).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from itertools import chain
 from sys import intern
 from typing import Any
 
@@ -70,6 +74,9 @@ class Task:
     """True for the first range of the first input: sessions cut by the log start count."""
     year: int | None
     """Year at the start of the range (traditional syslog carries none)."""
+    next_name: str | None = None
+    """For the last range of an input, the next input in timeline order: its first
+    lines finish the sessions still open at the end (a rotation cut them)."""
 
 
 @dataclass(slots=True)
@@ -216,6 +223,8 @@ def _range_blocks(task: Task) -> Generator[tuple[bool, list[str]], None, None]:
         lines = ((True, line) for line in read_lines(task.name))
     else:
         lines = read_range(task.name, task.start, task.end, lookahead=_MAX_LOOKAHEAD)
+    if task.next_name is not None:
+        lines = chain(lines, ((False, line) for line in read_lines(task.next_name)))
     block: list[str] = []
     inside_block = True
     size = _BLOCK_LINES
@@ -266,9 +275,15 @@ def _warnings_before(task: Task, settings: _Settings, collector: _RangeCollector
 def _early_until(task: Task, tokenizer: Tokenizer) -> datetime | None:
     """For a range inside a file: the end of the time in which sessions of the
     previous range may still be open (the builder gives them an hour of silence)."""
-    if task.start == 0:
+    if task.first:
         return None
-    when = tokenizer.line_time(line_at(task.name, task.start))
+    if task.start == 0:  # a later input, perhaps compressed: its first line
+        lines = read_lines(task.name)
+        first = next(lines, None)
+        lines.close()
+        when = tokenizer.line_time(first) if first is not None else None
+    else:
+        when = tokenizer.line_time(line_at(task.name, task.start))
     return None if when is None else when + timedelta(seconds=2 * _STALE_SECONDS)
 
 
@@ -329,19 +344,20 @@ def plan(names: Sequence[str], jobs: int, *, input_format: InputFormat, tz: obje
     """Tasks for ``names`` in timeline order; big plain files split into ``jobs`` ranges."""
     tasks: list[Task] = []
     inputs = order_inputs(names, input_format=input_format, tz=tz, now=now)  # type: ignore[arg-type]
-    for item in inputs:
+    for index, item in enumerate(inputs):
         size = file_size(item.name)
         plain = size is not None and item.name != "-" and is_plain_file(item.name)
         pieces = min(jobs, max(1, (size or 0) // MIN_RANGE)) if plain else 1
         cuts = line_boundaries(item.name, size or 0, pieces) if plain and pieces > 1 else None
-        # Each input's first range keeps the sessions cut by its start: a worker's
-        # lookahead does not cross into the next file, so a session spanning a
-        # rotation counts as two halves (as if the files were analysed apart).
+        # A session spanning a rotation is finished by the worker of the older file,
+        # reading on into the next one, as a sequential run reads them.
+        following = inputs[index + 1].name if index + 1 < len(inputs) else None
         if cuts is None:
-            tasks.append(Task(item.name, 0, None, True, year))
+            tasks.append(Task(item.name, 0, None, not tasks, year, following))
             continue
         for k, (start, end) in enumerate(zip(cuts, cuts[1:], strict=False)):
-            tasks.append(Task(item.name, start, end, k == 0, year))
+            tasks.append(Task(item.name, start, end, not tasks, year,
+                              following if k == len(cuts) - 2 else None))
     return _with_years(tasks, input_format, tz, now, year)
 
 
@@ -358,7 +374,7 @@ def _with_years(tasks: list[Task], input_format: InputFormat, tz: object,
         when = clock.line_time(line_at(task.name, task.start))
         if when is not None:
             first_year = when.year
-        out.append(Task(task.name, task.start, task.end, task.first, first_year))
+        out.append(Task(task.name, task.start, task.end, task.first, first_year, task.next_name))
     return out
 
 

@@ -392,9 +392,12 @@ def checks(runs: list[Run], sizes: list[int]) -> list[Check]:
                              ratio >= TARGET_X_PFLOGSUMM_TWO))
         gz = _find(runs, "analyze-gz", lines)
         zcat = _find(runs, "zcat", lines)
-        plain = min((r for r in (one, two) if r), key=lambda r: r.wall, default=None)
+        # A .gz cannot be split at line boundaries without reading it first: it is
+        # analysed by one process (decompressed by a thread beside it), so its cost
+        # is against the plain file in one process.
+        plain = one
         if gz and plain and zcat:
-            extra = gz.wall - plain.wall  # against the best plain run: same program
+            extra = gz.wall - plain.wall
             out.append(Check(f".gz input cost, {label}", f"{extra:+.2f} s (zcat {zcat.wall:.2f} s)",
                              "<= zcat alone", extra <= zcat.wall))
     if largest != smallest:
