@@ -1073,6 +1073,12 @@ class Tokenizer:
         if m is None:
             return None
         host, service, pid = m.groups()
+        learned = self._tag(host, service, pid)
+        self._remember_tag(text, learned)
+        return learned
+
+    def _tag(self, host: str, service: str, pid: str) -> _Tag:
+        """What the fast path does with lines of ``host service[pid]``."""
         if service.endswith("/smtpd"):
             kind = _T_SMTPD
         elif service.endswith("spf"):
@@ -1082,12 +1088,13 @@ class Tokenizer:
         elif self._postscreen and service.endswith("/dnsblog"):
             kind = _T_DNSBLOG
         else:
-            kind = _T_OTHER
-        learned: _Tag = _OTHER_TAG if kind == _T_OTHER else (kind, host, service, int(pid))
+            return _OTHER_TAG
+        return (kind, host, service, int(pid))
+
+    def _remember_tag(self, text: str, learned: _Tag) -> None:
         if len(self._tags) >= _CACHE_ENTRIES:
             self._tags.clear()
         self._tags[text] = learned
-        return learned
 
     def _scan_slow(self, line: str, lineno: int, sink: LineSink) -> None:
         """A line the fast path does not know: parse it, and learn its header."""
@@ -1113,26 +1120,12 @@ class Tokenizer:
             if m.start("host") != start or m.start("msg") != end + 2 or (
                     header is _TRADITIONAL and m.end("time") != 15):
                 return  # fractions of seconds, FreeBSD or Solaris extras: not learned
-            service = m["service"]
-            if service.endswith("/smtpd"):
-                kind = _T_SMTPD
-            elif service.endswith("spf"):
-                kind = _T_SPF_PERL if service.endswith("policy-spf") else _T_SPF
-            elif self._postscreen and service.endswith("/postscreen"):
-                kind = _T_POSTSCREEN
-            elif self._postscreen and service.endswith("/dnsblog"):
-                kind = _T_DNSBLOG
-            else:
-                kind = _T_OTHER
-            learned: _Tag = (
-                _OTHER_TAG if kind == _T_OTHER else (kind, m["host"], service, int(m["pid"])))
+            learned = self._tag(m["host"], m["service"], m["pid"])
         elif _NOTAG_START.match(tag) is not None:
             learned = _NOTAG_TAG  # e.g. "host dovecot: ..."
         else:
             return
-        if len(self._tags) >= _CACHE_ENTRIES:
-            self._tags.clear()
-        self._tags[tag] = learned
+        self._remember_tag(tag, learned)
 
     def _rfc_stamp(self, line: str) -> bool:
         """Whether ``line`` starts with ``YYYY-MM-DDThh:mm:ss.ffffff+hh:mm `` (remembered parts)."""
