@@ -119,7 +119,7 @@ def analyze_command(
         typer.Option("--jobs", "-j", metavar="N", min=0,
                      help="Processes for big inputs: plain files of 32 MB or more are split "
                           "at line boundaries, several files are shared out; the result is "
-                          "the same as with 1. Default 0: one per core."),
+                          "the same as with 1. Default 0: one per core, at most 4."),
     ] = 0,
     weights: Annotated[
         Path | None,

@@ -640,9 +640,15 @@ def worth_splitting(names: Sequence[str]) -> bool:
         len(names) > 1 and sum(size >= MIN_RANGE for size in sizes) > 1)
 
 
+# Processes by default, however many cores: each holds the aggregates of its
+# part until it hands them over, so memory grows with the number of processes.
+DEFAULT_MAX_JOBS = 4
+
+
 def default_jobs() -> int:
-    """Cores this process may use."""
+    """Cores this process may use, at most :data:`DEFAULT_MAX_JOBS`."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, DEFAULT_MAX_JOBS))

@@ -215,3 +215,14 @@ def test_a_worker_that_dies_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch)
     options = AnalyzeOptions(resolver=NoDnsResolver(), year=2026, jobs=2)
     with pytest.raises(LogAnalyzeError, match="worker process ended .* try again with --jobs 1"):
         analyze_logs([str(FIXTURES / "mail.log")], options)
+
+
+def test_default_jobs_is_one_per_usable_core_at_most_four() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert parallel.default_jobs() == max(1, min(cores, parallel.DEFAULT_MAX_JOBS))
+    # Pinned to one core (as under taskset -c 0), the default is one process.
+    script = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+              "from loganalyze import parallel; print(parallel.default_jobs())")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.strip() == "1"
