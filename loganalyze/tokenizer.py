@@ -492,8 +492,7 @@ _NOTAG_TAG: _Tag = (_T_NOTAG, "", "", 0)
 _SECONDS = {f"{n:02d}": timedelta(seconds=n) for n in range(60)}
 # RFC 3339 as rsyslog's RSYSLOG_FileFormat writes it: the parts the fast path checks.
 _RFC_START = 33
-_RFC_SECOND = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d")
-_RFC_OFFSET = re.compile(r"[+-]\d\d:\d\d")
+_RFC_STAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d ")
 _STAMP = re.compile(r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ")
 _NOTAG_START = re.compile(r"\S+ \S")
 # Entries kept in each of the fast path's caches before it starts again: a
@@ -603,8 +602,6 @@ class Tokenizer:
         )
         self._tags: dict[str, _Tag] = {}
         self._minutes: dict[str, datetime] = {}
-        self._rfc_seconds: set[str] = set()
-        self._rfc_offsets: set[str] = set()
         self._shapes: set[str] = set()
         self._namaddrs: dict[str, tuple[str, str] | None] = {}
         self._counter_texts: dict[str, tuple[tuple[str, tuple[int, int]], ...] | None] = {}
@@ -913,6 +910,7 @@ class Tokenizer:
         # ("2026-11-24T22:00:10.532125+00:00 "). Lines in another layout take parse().
         rfc = bool(lines) and "0" <= lines[0][:1] <= "9"
         start = _RFC_START if rfc else 16
+        rfc_stamp, fromisoformat, local = _RFC_STAMP.match, datetime.fromisoformat, self._tz is None
         stamp = ""
         for number, line in enumerate(lines, lineno):
             end = line.find(": ", start)
@@ -926,7 +924,7 @@ class Tokenizer:
                 self._scan_slow(line, number, sink)
                 continue
             if rfc:
-                if not self._rfc_stamp(line):
+                if rfc_stamp(line) is None:
                     self._scan_slow(line, number, sink)
                     continue
             else:
@@ -945,7 +943,9 @@ class Tokenizer:
             kind, host, service, pid = tag
             if rfc:
                 try:
-                    when = self._iso_time(line[:26], line[26:32])
+                    # Without --tz the offset is not applied: the stamp is local time.
+                    when = (fromisoformat(line[:26]) if local
+                            else self._iso_time(line[:26], line[26:32]))
                 except (ValueError, KeyError, OverflowError, OSError):
                     self._scan_slow(line, number, sink)  # parse() says why
                     continue
@@ -1128,19 +1128,8 @@ class Tokenizer:
         self._remember_tag(tag, learned)
 
     def _rfc_stamp(self, line: str) -> bool:
-        """Whether ``line`` starts with ``YYYY-MM-DDThh:mm:ss.ffffff+hh:mm `` (remembered parts)."""
-        return (line[32:33] == " " and line[19:20] == "." and line[20:26].isdecimal()
-                and (line[:19] in self._rfc_seconds or self._rfc_part(line[:19], _RFC_SECOND))
-                and (line[26:32] in self._rfc_offsets or self._rfc_part(line[26:32], _RFC_OFFSET)))
-
-    def _rfc_part(self, text: str, pattern: re.Pattern[str]) -> bool:
-        if pattern.fullmatch(text) is None:
-            return False
-        known = self._rfc_seconds if pattern is _RFC_SECOND else self._rfc_offsets
-        if len(known) >= _CACHE_ENTRIES:
-            known.clear()
-        known.add(text)
-        return True
+        """Whether ``line`` starts with ``YYYY-MM-DDThh:mm:ss.ffffff+hh:mm ``."""
+        return _RFC_STAMP.match(line) is not None
 
     def _shape(self, stamp: str) -> bool:
         """Whether ``stamp`` (16 characters) is a syslog time stamp and a space; remembered."""
