@@ -33,7 +33,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/pytest -q
-	$(BIN)/ruff check loganalyze tests
+	$(BIN)/ruff check loganalyze tests notebooks
 	$(BIN)/mypy
 
 # The throughput/memory benchmark (issue 8): generates 1M- and 5M-line logs (about 900 MB
