@@ -273,8 +273,9 @@ def _warnings_before(task: Task, settings: _Settings, collector: _RangeCollector
 
 
 def _early_until(task: Task, tokenizer: Tokenizer) -> datetime | None:
-    """For a range inside a file: the end of the time in which sessions of the
-    previous range may still be open (the builder gives them an hour of silence)."""
+    """For any range but the very first: the end of the time in which sessions of
+    the previous range (or file) may still be open (the builder gives them an hour
+    of silence)."""
     if task.first:
         return None
     if task.start == 0:  # a later input, perhaps compressed: its first line
