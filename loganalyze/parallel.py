@@ -39,6 +39,7 @@ from .sources import (
     line_at,
     line_boundaries,
     line_start_before,
+    read_blocks,
     read_lines,
     read_range,
 )
@@ -218,26 +219,17 @@ _LOOKAHEAD_LINES = 512
 
 def _range_blocks(task: Task) -> Generator[tuple[bool, list[str]], None, None]:
     """The lines of ``task`` in blocks, each marked inside or past its range."""
-    lines: Iterator[tuple[bool, str]]
+    blocks: Iterator[tuple[bool, list[str]]]
     if task.end is None and task.start == 0:
-        lines = ((True, line) for line in read_lines(task.name))
+        blocks = ((True, block) for block in read_blocks(task.name))
     else:
-        lines = read_range(task.name, task.start, task.end, lookahead=_MAX_LOOKAHEAD)
+        blocks = read_range(task.name, task.start, task.end, lookahead=_MAX_LOOKAHEAD)
     if task.next_name is not None:
-        lines = chain(lines, ((False, line) for line in read_lines(task.next_name)))
-    block: list[str] = []
-    inside_block = True
-    size = _BLOCK_LINES
-    for inside, line in lines:
-        if inside is not inside_block or len(block) >= size:
-            if block:
-                yield inside_block, block
-            block, inside_block = [], inside
-            if not inside:
-                size = _LOOKAHEAD_LINES
-        block.append(line)
-    if block:
-        yield inside_block, block
+        blocks = chain(blocks, ((False, block) for block in read_blocks(task.next_name)))
+    for inside, lines in blocks:
+        size = _BLOCK_LINES if inside else _LOOKAHEAD_LINES
+        for at in range(0, len(lines), size):
+            yield inside, lines[at:at + size]
 
 
 # How far before its range a worker looks for hostname warnings: Postfix logs
@@ -255,19 +247,20 @@ def _warnings_before(task: Task, settings: _Settings, collector: _RangeCollector
                           input_format=settings.input_format, kinds=ALL_KINDS)
     waiting: dict[tuple[str, str, int], str] = {}
     start = line_start_before(task.name, task.start, _LOOKBEHIND)
-    for inside, line in read_range(task.name, start, task.start):
+    for inside, lines in read_range(task.name, start, task.start):
         if not inside:
             break
-        if "smtpd[" not in line:
-            continue
-        record = tokenizer.parse(line)
-        if record is None:
-            continue
-        key = (record.host, record.service, record.pid)
-        if record.kind is Kind.HOSTNAME_MISMATCH:
-            waiting[key] = record.reason
-        elif record.kind is Kind.CONNECT:
-            waiting.pop(key, None)  # that connect took it
+        for line in lines:
+            if "smtpd[" not in line:
+                continue
+            record = tokenizer.parse(line)
+            if record is None:
+                continue
+            key = (record.host, record.service, record.pid)
+            if record.kind is Kind.HOSTNAME_MISMATCH:
+                waiting[key] = record.reason
+            elif record.kind is Kind.CONNECT:
+                waiting.pop(key, None)  # that connect took it
     for (host, service, pid), reason in waiting.items():
         collector.mismatch(host, service, pid, reason)
 

@@ -510,8 +510,9 @@ def line_at(name: str, offset: int) -> str:
 
 def read_range(
     name: str, start: int, end: int | None, *, lookahead: int = 0
-) -> Iterator[tuple[bool, str]]:
-    """Yield (inside [start, end), line) for the lines of a plain file from ``start``.
+) -> Iterator[tuple[bool, list[str]]]:
+    """Yield (inside [start, end), lines) for the lines of a plain file from ``start``,
+    in blocks (cleaned like :func:`read_blocks`).
 
     Past ``end`` (a line start) lines keep coming, marked outside, for up to
     ``lookahead`` bytes or until the caller stops.
@@ -540,10 +541,9 @@ def read_range(
             position += cut
             for inside, chunk in portions:
                 text = decode(chunk)
-                for line in _clean(text.split("\n")[:-1], text):
-                    yield inside, line
+                yield inside, _clean(text.split("\n")[:-1], text)
             if end is not None and position > end + lookahead:
                 return
         if tail:
             text = decode(tail, True)
-            yield end is None or position < end, _clean([text], text)[0]
+            yield end is None or position < end, _clean([text], text)
