@@ -69,11 +69,7 @@ def _as_set(kept: _Sample | None) -> set[str]:
 
 def _capped_union(mine: _Sample | None, theirs: _Sample | None, cap: int) -> _Sample | None:
     """The sample of both parts: the ``cap`` smallest of their union."""
-    if not theirs:
-        return mine
-    if not mine:
-        return theirs
-    return sorted(set(mine).union(theirs))[:cap]
+    return _sample(mine, theirs, cap) if theirs else mine
 
 
 def _earliest(kept: list[datetime], when: datetime) -> None:
@@ -320,12 +316,8 @@ class SenderStats(_Names):
     def merge(self, other: SenderStats) -> None:
         """Add ``other`` (the same sender, in a later part of the log) to this one."""
         self.sessions += other.sessions
-        if len(self.attempts) + len(other.attempts) <= _KEEP_ATTEMPTS:
-            self.attempts.extend(other.attempts)
-            if len(self.attempts) == _KEEP_ATTEMPTS:
-                self.attempts.sort()
-        else:
-            self.attempts = sorted(self.attempts + other.attempts)[:_KEEP_ATTEMPTS]
+        for when in other.attempts:
+            _earliest(self.attempts, when)
         if other.first_seen is not None and (
                 self.first_seen is None or other.first_seen < self.first_seen):
             self.first_seen = other.first_seen
@@ -334,9 +326,8 @@ class SenderStats(_Names):
             self.last_seen = other.last_seen
         self.enforced_rejects += other.enforced_rejects
         self.temporary_rejects += other.temporary_rejects
-        if other.first_reply and (self._first_reply_at is None or (
-                other._first_reply_at is not None
-                and other._first_reply_at < self._first_reply_at)):
+        if other._first_reply_at is not None and (
+                self._first_reply_at is None or other._first_reply_at < self._first_reply_at):
             self.first_reply, self._first_reply_at = other.first_reply, other._first_reply_at
         self.helo_required_rejects += other.helo_required_rejects
         self.queued += other.queued
