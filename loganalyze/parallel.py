@@ -22,7 +22,7 @@ import multiprocessing
 import os
 import pickle
 import queue
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -447,25 +447,20 @@ def _share_out(tasks: Sequence[Task], jobs: int, settings: _Settings, context: A
     for worker in workers:
         worker.start()
     merger = _Merger()
-    waiting: dict[int, list[tuple[str, Any]]] = {}  # messages of parts not yet mergeable
+    # The messages of each part not merged yet; the next part's are merged as they come.
+    waiting: dict[int, deque[tuple[str, Any]]] = {}
     try:
         _on_lines = on_lines  # only here: the workers were forked without it
-        waiting[0] = [("part", _run(tasks[0], settings, 0)), ("end", None)]
+        waiting[0] = deque([("part", _run(tasks[0], settings, 0)), ("end", None)])
         while (index := _take(taken, order)) is not None:
-            waiting[index] = [("part", _run(tasks[index], settings, index)), ("end", None)]
+            waiting[index] = deque([("part", _run(tasks[index], settings, index)),
+                                    ("end", None)])
         while True:
-            # Merge what can be merged, in task order.
-            while merger.merged in waiting:
-                messages = waiting[merger.merged]
-                while messages:
-                    what, item = messages.pop(0)
-                    if what == "end":
-                        del waiting[merger.merged]
-                        merger.merged += 1
-                        break
-                    merger.add(what, item)
-                else:
-                    break
+            while messages := waiting.get(merger.merged):
+                what, item = messages.popleft()
+                if what == "end":
+                    del waiting[merger.merged]
+                merger.add(what, item)
             if merger.merged == len(tasks):
                 return merger
             try:
@@ -482,7 +477,7 @@ def _share_out(tasks: Sequence[Task], jobs: int, settings: _Settings, context: A
             else:
                 if what == "error":
                     raise item
-                waiting.setdefault(index, []).append((what, item))
+                waiting.setdefault(index, deque()).append((what, item))
             if on_lines is not None:
                 on_lines(sum(_lines_read))
     finally:
@@ -559,13 +554,15 @@ class _Merger:
         self._taken_past_end: Counter[_SpfLine] = Counter()
 
     def add(self, what: str, item: Any) -> None:
-        """Merge one message of the next part."""
-        if what == "part":
+        """Merge one message of the next part (``"end"``: it is complete)."""
+        if what == "end":
+            self.merged += 1
+        elif what == "part":
             self._add_part(item)
         elif what == "clients":
             assert self.traffic is not None
             self.traffic.merge(Traffic(clients=_interned_clients(item)))
-        else:
+        elif what == "senders":
             assert self.traffic is not None
             self.traffic.merge(Traffic(senders=_interned_senders(item)))
 
@@ -618,7 +615,7 @@ def merge_parts(parts: Sequence[Part]) -> tuple[Traffic, TokenizerStats, Session
     merger = _Merger()
     for part in parts:
         merger.add("part", part)
-        merger.merged += 1
+        merger.add("end", None)
     return merger.result()
 
 
