@@ -24,12 +24,13 @@ Nothing here does I/O or imports anything heavy.
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from loganalyze.dns import DnsStatus, HostLookup
+
+from .compat import StrEnum
 
 __all__ = [
     "NOT_QUERIED",
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 
-class Check(enum.StrEnum):
+class Check(StrEnum):
     """One Postfix HELO restriction, named as ``loganalyze`` reports it."""
 
     INVALID = "invalid"

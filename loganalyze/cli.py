@@ -6,7 +6,6 @@ unreadable input (one line on stderr, no traceback), 1 on other failures.
 
 from __future__ import annotations
 
-import enum
 import json
 import sys
 from datetime import datetime, tzinfo
@@ -40,6 +39,7 @@ from .cli_options import (
     server_identity,
 )
 from .cli_report import report_command
+from .compat import StrEnum
 from .errors import LogAnalyzeError
 from .helo_access import load_helo_access
 from .postfix_config import restriction_advice
@@ -60,7 +60,7 @@ from .tokenizer import InputFormat
 from .verdict import DEFAULT_WEIGHTS, load_weights
 
 
-class CheckFormat(enum.StrEnum):
+class CheckFormat(StrEnum):
     """The ``--format`` choices of ``check``."""
 
     TABLE = "table"
@@ -132,6 +132,11 @@ def analyze_command(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No summary on stderr.")
     ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict",
+                           help="Exit 1 when the input looks wrong (not a mail log, or many "
+                                "Postfix lines not understood); the warning is printed anyway.")
+    ] = False,
 ) -> None:
     """List senders whose HELO was (or would be) rejected, with a verdict and evidence."""
     if helo_access is None and write is not None and write.exists():
@@ -185,6 +190,12 @@ def analyze_command(
         _write_table(write, analysis, options_text)
     if verbose:
         sys.stderr.write(render_unparsed(analysis))
+    # Printed even with -q: a run that lost its input must not look like a quiet day.
+    problems = analysis.lines.problems()
+    for problem in problems:
+        sys.stderr.write(f"warning: {problem}\n")
+    if strict and problems:
+        raise typer.Exit(code=1)
 
 
 def _zone(name: str | None) -> tzinfo | None:

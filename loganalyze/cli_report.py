@@ -29,6 +29,7 @@ from .cli_options import (
     resolver_for,
     server_identity,
 )
+from .compat import parse_iso
 from .report import ReportFormat
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def report_command(
     from .state import StateLockedError, default_state_path
 
     try:
-        clock = datetime.fromisoformat(now) if now else datetime.now()
+        clock = parse_iso(now) if now else datetime.now()
     except ValueError:
         fail(f"--now {now!r} is not an ISO date-time")
     try:

@@ -27,6 +27,7 @@ from typing import Any
 from . import __version__
 from .analysis import AnalyzeOptions, Finding, judge_traffic
 from .checks import Check, check_helo, dns_query_name
+from .compat import parse_iso
 from .dns import HostLookup
 from .errors import ConfigError
 from .helo_access import access_key, comment_text
@@ -69,7 +70,7 @@ def parse_when(text: str, now: datetime) -> datetime:
         amount = int(m[1])
         return now - (timedelta(days=amount) if m[2] == "d" else timedelta(hours=amount))
     try:
-        parsed = datetime.fromisoformat(text.strip())
+        parsed = parse_iso(text.strip())
     except ValueError:
         raise ConfigError(
             f"cannot understand the time {text!r}; use yesterday, today, 7d, 12h, "

@@ -15,7 +15,6 @@ with ``--no-dns`` (or a static table) never loads them.
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 import re
 import threading
@@ -23,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
+from .compat import StrEnum
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ DEFAULT_CONCURRENCY = 50
 """Names looked up at the same time."""
 
 
-class DnsStatus(enum.StrEnum):
+class DnsStatus(StrEnum):
     """What DNS said about a HELO name, in the words `loganalyze check` prints."""
 
     FOUND = "found"

@@ -225,6 +225,13 @@ class DnsCache:
                 self._db.close()
                 self._db = None
 
+    def __del__(self) -> None:
+        # A cache dropped without close() (a resolver that simply goes out of scope)
+        # still closes its file: Python 3.13 warns about an unclosed connection.
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+
     def __enter__(self) -> DnsCache:
         """Use the cache in a ``with`` block; it is closed at the end."""
         return self

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from itertools import chain
 from pathlib import Path
-from typing import Any, TypedDict, Unpack, cast
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,7 @@ from .analysis import (
     judge_traffic,
 )
 from .checks import Check, check_for_reason, check_helo, dns_query_name
+from .compat import Unpack, parse_iso
 from .dns import HostResolver
 from .dns_setup import make_resolver
 from .helo_access import HeloAccessTable, load_helo_access
@@ -92,6 +93,10 @@ _SPF_RESULTS = ("pass", "neutral", "none", "temperror", "permerror", "softfail",
 _CAT = "category"
 _TIME = "datetime64[us]"
 _STR = "str"
+# pandas 3's default string dtype, named "str"; pandas 2.3 (the last for Python 3.10)
+# has it too, but only when asked for by its parts.
+_STR_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else pd.StringDtype(
+    "python", na_value=np.nan)
 
 # --- schemas ---------------------------------------------------------------------------
 
@@ -335,7 +340,7 @@ class _Category:
             remap[-1] = -1
             codes = remap[codes]
             values = [values[i] for i in order]
-        return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype="str"))
+        return pd.Categorical.from_codes(codes, categories=pd.Index(values, dtype=_STR_DTYPE))
 
 
 class _Numbers:
@@ -374,7 +379,7 @@ class _Strings:
         self.values.extend(values)
 
     def build(self) -> Any:
-        return pd.array(self.values, dtype="str")
+        return pd.array(self.values, dtype=_STR_DTYPE)
 
 
 _Builder = _Category | _Numbers | _Strings
@@ -422,7 +427,9 @@ class _Table:
         columns = zip(self.schema, self.columns, strict=True)
         data = {name: column.build() for name, column in columns}
         frame = pd.DataFrame(data, columns=list(self.schema))
-        return frame.astype(self.schema)  # no-op on the right dtypes; a guard otherwise
+        # A no-op on the right dtypes; a guard otherwise.
+        return frame.astype({name: _STR_DTYPE if dtype == _STR else dtype
+                             for name, dtype in self.schema.items()})
 
 
 # --- inputs ------------------------------------------------------------------------------
@@ -700,7 +707,7 @@ class AnalyzeArgs(TypedDict, total=False):
 def _moment(value: datetime | str | None) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
-    return datetime.fromisoformat(value)
+    return parse_iso(value)
 
 
 def analyze(

@@ -10,20 +10,20 @@ helo_access renderer only writes keys that passed the safety rules.
 
 from __future__ import annotations
 
-import enum
 import io
 import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .compat import StrEnum
 from .helo_access import client_access_line
 
 if TYPE_CHECKING:
     from .analysis import Analysis, Finding
 
 
-class OutputFormat(enum.StrEnum):
+class OutputFormat(StrEnum):
     """The ``--format`` choices of ``analyze``."""
 
     TABLE = "table"
@@ -33,7 +33,7 @@ class OutputFormat(enum.StrEnum):
     CLIENT_ACCESS = "client-access"
 
 
-class ReportFormat(enum.StrEnum):
+class ReportFormat(StrEnum):
     """The ``--format`` choices of ``report`` (rendered by :mod:`daily_report`).
 
     Here rather than there so that the CLI can declare the option without

@@ -40,7 +40,6 @@ postfix-policyd-spf-perl 2.011; see ``postfix-reference.md`` sections 2-4.
 
 from __future__ import annotations
 
-import enum
 import json
 import re
 from collections import Counter
@@ -49,6 +48,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import NamedTuple, Protocol
 from urllib.parse import unquote
+
+from .compat import StrEnum, parse_iso
 
 # Lines longer than this cannot come from Postfix (records are capped at 2000
 # bytes, postfix-reference 2.1); refusing them keeps every regex linear on
@@ -59,7 +60,7 @@ MAX_LINE = 8192
 MAX_JSON_LINE = 65536
 
 
-class Kind(enum.StrEnum):
+class Kind(StrEnum):
     """What a log record says happened."""
 
     CONNECT = "connect"
@@ -118,7 +119,7 @@ ALL_KINDS: frozenset[Kind] = frozenset(Kind)
 """Every kind of record."""
 
 
-class InputFormat(enum.StrEnum):
+class InputFormat(StrEnum):
     """How the lines of a log are written (see the module docstring)."""
 
     AUTO = "auto"
@@ -204,12 +205,33 @@ class TokenizerStats:
     """Well-formed lines the analysis does not need (other programs, queue manager...)."""
     unparsed: int = 0
     """Lines we could not understand."""
+    unparsed_postfix: int = 0
+    """Of those, lines that name Postfix or an SPF policy daemon: lines the analysis
+    should have used (a parser that lost them makes the findings incomplete)."""
     samples: list[Unparsed] = field(default_factory=list)
     """The first few unparsed lines, for ``--verbose``."""
+
+    def problems(self) -> list[str]:
+        """One line for each reason to distrust findings built from these lines.
+
+        Lost Postfix lines make the findings incomplete without any other sign (a parser
+        that fails on one Python, a log format not supported); a file with no Postfix
+        line at all is not a mail log. Empty when the lines look sound.
+        """
+        if self.lines and not self.matched and not self.unparsed_postfix:
+            return [f"none of the {self.lines} lines read is a Postfix smtpd, postscreen or "
+                    "policyd-spf line: is this a mail log? (-v shows samples)"]
+        lost = self.unparsed_postfix
+        if lost >= 10 and lost * 100 >= self.matched:  # 10 lines and 1 % of those used
+            return [f"{lost} Postfix lines were not understood ({self.matched} used): the "
+                    "findings may be incomplete (-v shows samples)"]
+        return []
 
     def add_unparsed(self, item: Unparsed, keep: int = 20) -> None:
         """Count an unparsed line and keep it if there is room for a sample."""
         self.unparsed += 1
+        if "postfix" in item.line or "spf[" in item.line:
+            self.unparsed_postfix += 1
         if len(self.samples) < keep:
             self.samples.append(item)
 
@@ -271,13 +293,24 @@ _REJECT_HEAD = re.compile(
 )
 # After a from=/to= value: what may follow its closing ">" (the next field).
 _AFTER_ADDR = r"(?:,| to=<| proto=| helo=<| sasl_\w+=|$)"
-# An address value up to the first ">" that is followed by the next field: an
-# unrolled loop in an atomic group, so a stranger's ">" or ";" never makes the
-# regex backtrack over the line again.
-_ADDR = r"(?>[^>]*+(?:>(?!" + _AFTER_ADDR + r")[^>]*+)*+)"
+
+
+def _atomic_addr(group: str) -> str:
+    """An address value up to the first ">" that is followed by the next field.
+
+    An unrolled loop, made atomic the portable way: captured inside a lookahead (which
+    never backtracks once it matched) and consumed by a backreference. So a stranger's
+    ">" or ";" never makes the regex backtrack over the line again. Not ``(?>...)`` or
+    ``*+``: Python 3.10 lacks them, and 3.11 before 3.11.5 (Debian 12's 3.11.2) matches
+    a possessive repeat of a group wrongly (CPython gh-106052).
+    """
+    loop = r"[^>]*(?:>(?!" + _AFTER_ADDR + r")[^>]*)*"
+    return rf"(?=(?P<{group}>{loop}))(?P={group})"
+
+
 _REJECT_FIELDS = re.compile(
-    r";(?: from=<(?P<from>" + _ADDR + r")>,?)?(?: to=<(?P<to>" + _ADDR + r")>,?)?"
-    r"(?: proto=[^\s,]++,?)?"
+    r";(?: from=<" + _atomic_addr("from") + r">,?)?(?: to=<" + _atomic_addr("to") + r">,?)?"
+    r"(?: proto=[^\s,]+,?)?"
 )
 _SASL_FIELD = re.compile(r" sasl_\w+=\S*")
 
@@ -629,7 +662,7 @@ class Tokenizer:
         return local.replace(microsecond=micro)
 
     def _iso_time(self, stamp: str, offset: str | None) -> datetime:
-        when = datetime.fromisoformat(stamp)
+        when = parse_iso(stamp)
         if offset is None or self._tz is None:
             return when
         if offset == "Z":
@@ -647,7 +680,7 @@ class Tokenizer:
         if fmt is InputFormat.RFC3339:
             return self._iso_time(m["ts"], m["tz"])
         if fmt is InputFormat.JOURNAL_FULL:
-            return datetime.fromisoformat(m["ts"])
+            return parse_iso(m["ts"])
         frac = m["frac"] or "0"
         return self._epoch_time(int(m["sec"]), int(frac[:6].ljust(6, "0")))
 

@@ -9,11 +9,11 @@ depend on one being present.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .compat import StrEnum, toml_module
 from .domains import is_generic_name, registered_domain, same_organisation
 from .errors import ConfigError
 from .senders import _KEEP as RECIPIENT_EXAMPLES
@@ -21,7 +21,7 @@ from .senders import ClientStats, SenderStats
 from .spf_check import SpfOutcome
 
 
-class Label(enum.StrEnum):
+class Label(StrEnum):
     """The verdict on a sender."""
 
     LEGITIMATE = "legitimate"
@@ -84,7 +84,7 @@ def load_weights(path: str | Path) -> Weights:
 
     Keys may sit at the top level or in a ``[weights]`` table.
     """
-    import tomllib  # only --weights needs it
+    tomllib = toml_module()  # only --weights needs it
 
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))

@@ -236,3 +236,35 @@ def test_progress_on_a_terminal_and_silence_under_cron(tmp_path: Path) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert b"reading log lines" in seen
+
+
+# -- the input guard: a run that could not use its input says so ---------------------------
+
+
+def test_not_a_mail_log_is_said_and_strict_fails() -> None:
+    result = analyze("/etc/services", "--no-dns", "-q")
+    assert result.returncode == 0
+    [line] = result.stderr.strip().splitlines()  # -q keeps the warning
+    assert line.startswith("warning: none of the ") and "is this a mail log?" in line
+    strict = analyze("/etc/services", "--no-dns", "-q", "--strict")
+    assert strict.returncode == 1
+    assert "is this a mail log?" in strict.stderr and "Traceback" not in strict.stderr
+
+
+def test_lost_reject_lines_are_counted_and_strict_fails(tmp_path: Path) -> None:
+    # The failure of issue 14: a parser that cannot read reject lines (here made
+    # unreadable by a stage name Postfix never writes) must not look like a quiet day.
+    text = (REPO / "fixtures" / "mail.log").read_text()
+    lost = text.count("NOQUEUE: reject: RCPT from")
+    assert lost > 100
+    bad = tmp_path / "mail.log"
+    bad.write_text(text.replace("NOQUEUE: reject: RCPT from", "NOQUEUE: reject: rcpt from"))
+    result = analyze(str(bad), "--no-dns", "--format", "json", "--strict")
+    assert result.returncode == 1
+    assert f"warning: {lost} Postfix lines were not understood" in result.stderr
+
+
+def test_sound_log_gives_no_warning() -> None:
+    result = analyze("fixtures/mail.log", "--no-dns", "--format", "json", "--strict")
+    assert result.returncode == 0
+    assert "warning:" not in result.stderr

@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -386,7 +387,8 @@ def test_cache_is_shared_between_connections(tmp_path: Path) -> None:
         assert reader.get("MX.example") == HostLookup(
             "mx.example", DnsStatus.FOUND, (), ("mail.example",)
         )
-        assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        with closing(sqlite3.connect(path)) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_corrupt_cache_degrades_to_no_cache(
@@ -421,7 +423,7 @@ def test_cache_failing_later_turns_itself_off(
 ) -> None:
     path = tmp_path / "dns.sqlite"
     cache = DnsCache(path)
-    with sqlite3.connect(path) as other:
+    with closing(sqlite3.connect(path)) as other:  # a Connection's own "with" does not close
         other.execute("DROP TABLE host")
     with caplog.at_level(logging.WARNING, logger="loganalyze.dns_cache"):
         assert cache.get("a.example") is None

@@ -12,7 +12,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from loganalyze.analysis import AnalyzeOptions, analyze_lines
 from loganalyze.cli import app
+from loganalyze.compat import UTC
 from loganalyze.dns import NoDnsResolver
 from loganalyze.report import render_json
 from loganalyze.sessions import SessionStats, build_sessions

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import inspect
 import io
 import json
 import math
@@ -166,9 +167,10 @@ def test_columns_are_exactly_the_schemas() -> None:
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_docstring_lists_the_schema(name: str) -> None:
     """Each function's 'Schema' block names every column with its dtype, in order."""
-    doc = FUNCTIONS[name].__doc__ or ""
+    # getdoc: Python 3.13 strips a docstring's indentation when compiling, older ones do not.
+    doc = inspect.getdoc(FUNCTIONS[name]) or ""
     block = doc.split("Schema (", 1)[1].split("::", 1)[1]
-    listed = re.findall(r"^ {8}(\w+) +(\S+) {2,}\S", block, flags=re.MULTILINE)
+    listed = re.findall(r"^ {4}(\w+) +(\S+) {2,}\S", block, flags=re.MULTILINE)
     assert dict(listed) == lf.COLUMNS[name]
     assert [n for n, _ in listed] == list(lf.COLUMNS[name])
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from loganalyze.compat import UTC
 from loganalyze.tokenizer import (
     ALL_KINDS,
     EVIDENCE_KINDS,

@@ -40,7 +40,6 @@ The log ends exactly at ``--lines``; only the last session may be cut short.
 from __future__ import annotations
 
 import argparse
-import enum
 import gzip
 import io
 import math
@@ -57,6 +56,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from loganalyze.compat import StrEnum
+
 GENERATOR_VERSION = 1
 """Bump when the output for given options changes (invalidates cached benchmark data)."""
 
@@ -70,7 +71,7 @@ MAX_CONCURRENCY = 400
 """Cap on units in flight (smtpd processes): concurrency = rate x duration."""
 
 
-class LogFormat(enum.StrEnum):
+class LogFormat(StrEnum):
     """Timestamp style of the generated lines."""
 
     TRADITIONAL = "traditional"
@@ -79,7 +80,7 @@ class LogFormat(enum.StrEnum):
     """``2026-11-24T22:00:10.532125+00:00 mx ...`` (Debian 12 rsyslog default)."""
 
 
-class SessionKind(enum.StrEnum):
+class SessionKind(StrEnum):
     """What one generated unit of traffic was; counted in :class:`GeneratorStats`."""
 
     ACCEPTED = "accepted"
@@ -269,7 +270,7 @@ def _company_domain(i: int) -> str:
 # --- clients --------------------------------------------------------------------------
 
 
-class ClientClass(enum.StrEnum):
+class ClientClass(StrEnum):
     """Who a client is; decides its names and what its sessions do."""
 
     PROVIDER = "provider"
