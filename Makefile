@@ -53,7 +53,7 @@ notebook: $(VENV)/.installed
 
 # Regenerate fixtures/lab/recorded from the real Postfix (root, Debian 12; not part of `make test`).
 lab:
-	sudo fixtures/lab/record-all.sh
+	$(if $(filter 0,$(shell id -u)),,sudo) fixtures/lab/record-all.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
