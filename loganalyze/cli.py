@@ -42,9 +42,7 @@ from .cli_report import report_command
 from .compat import StrEnum
 from .errors import LogAnalyzeError
 from .helo_access import load_helo_access
-from .postfix_config import restriction_advice
-from .progress import progress
-from .report import (
+from .output import (
     OutputFormat,
     display_text,
     render_client_access,
@@ -56,6 +54,8 @@ from .report import (
     write_csv,
     write_json,
 )
+from .postfix_config import restriction_advice
+from .progress import progress
 from .tokenizer import InputFormat
 from .verdict import DEFAULT_WEIGHTS, load_weights
 

@@ -30,7 +30,7 @@ from .cli_options import (
     server_identity,
 )
 from .compat import parse_iso
-from .report import ReportFormat
+from .output import ReportFormat
 
 if TYPE_CHECKING:
     from .daily_report import DailyReport

@@ -32,7 +32,7 @@ from .dns import HostLookup
 from .errors import ConfigError
 from .helo_access import access_key, comment_text
 from .incremental import Cursor, open_source, read_sessions, source_key
-from .report import ReportFormat, display_text, finding_record
+from .output import ReportFormat, display_text, finding_record
 from .senders import Traffic, add_session
 from .sessions import HeloSession
 from .state import DayCount, SenderHistory, State, StateLock

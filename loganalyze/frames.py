@@ -215,7 +215,7 @@ class CheckSchema:
 @dataclass(frozen=True)
 class FindingSchema:
     """Columns of :func:`findings_frame`: one :class:`~loganalyze.analysis.Finding`,
-    with the keys of :func:`loganalyze.report.finding_record` plus ``suggested``."""
+    with the keys of :func:`loganalyze.output.finding_record` plus ``suggested``."""
 
     helo: str = _STR
     client_ip: str = _STR
@@ -924,7 +924,7 @@ def findings_frame(source: Analysis | LogInput, **options: Unpack[AnalyzeArgs]) 
 
     The rows and their order are those of ``analyze`` (suggested first, then
     legitimate, then by score); the columns are the JSON report's keys
-    (:func:`loganalyze.report.finding_record`) plus ``suggested``. ``source``
+    (:func:`loganalyze.output.finding_record`) plus ``suggested``. ``source``
     is an :class:`~loganalyze.analysis.Analysis` from :func:`analyze`, or a log
     with :func:`analyze`'s keyword arguments (DNS, server, helo_access, window).
 

@@ -41,8 +41,8 @@ from loganalyze.daily_report import (
 from loganalyze.dns import DnsStatus, NoDnsResolver, StaticResolver
 from loganalyze.errors import ConfigError
 from loganalyze.incremental import JOURNAL
+from loganalyze.output import finding_record
 from loganalyze.postfix_config import load_identity
-from loganalyze.report import finding_record
 from loganalyze.state import StateLock
 
 REPO = Path(__file__).resolve().parent.parent

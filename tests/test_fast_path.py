@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from loganalyze.analysis import AnalyzeOptions, analyze_lines, judge_traffic
 from loganalyze.dns import NoDnsResolver
-from loganalyze.report import render_csv, render_json, write_csv, write_json
+from loganalyze.output import render_csv, render_json, write_csv, write_json
 from loganalyze.senders import (
     ClientStats,
     Collector,
@@ -268,7 +268,7 @@ def test_analysis_is_the_same() -> None:
 def test_streamed_json_and_csv_are_the_render_functions() -> None:
     options = AnalyzeOptions(resolver=NoDnsResolver(), year=2026, now=NOW)
     analysis = analyze_lines(read_lines(str(FIXTURES / "mail.log")), options)
-    from loganalyze.report import finding_record
+    from loganalyze.output import finding_record
 
     records = [finding_record(f) for f in analysis.findings]
     assert render_json(analysis.findings) == json.dumps(

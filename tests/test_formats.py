@@ -23,7 +23,7 @@ from loganalyze.analysis import AnalyzeOptions, analyze_lines
 from loganalyze.cli import app
 from loganalyze.compat import UTC
 from loganalyze.dns import NoDnsResolver
-from loganalyze.report import render_json
+from loganalyze.output import render_json
 from loganalyze.sessions import SessionStats, build_sessions
 from loganalyze.sources import read_lines
 from loganalyze.timeline import order_inputs, read_timeline

@@ -27,8 +27,8 @@ import loganalyze.frames as lf
 from loganalyze.analysis import Analysis, AnalyzeOptions, Finding, analyze_lines
 from loganalyze.checks import check_for_reason, check_helo, dns_query_name
 from loganalyze.dns import DnsResolver, DnsStatus, HostLookup, NoDnsResolver, StaticResolver
+from loganalyze.output import finding_record, render_helo_access
 from loganalyze.postfix_config import ServerIdentity, load_identity
-from loganalyze.report import finding_record, render_helo_access
 from loganalyze.sessions import build_sessions
 from loganalyze.sources import read_lines
 from loganalyze.tokenizer import Kind, LogRecord, Tokenizer

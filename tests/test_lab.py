@@ -17,8 +17,8 @@ import pytest
 from loganalyze.analysis import AnalyzeOptions, analyze_logs
 from loganalyze.dns import DnsResolver
 from loganalyze.helo_access import parse_helo_access
+from loganalyze.output import finding_record
 from loganalyze.postfix_config import identity_from_params
-from loganalyze.report import finding_record
 
 LAB = Path(__file__).resolve().parent.parent / "fixtures" / "lab"
 SCENARIOS = sorted(p.name for p in (LAB / "recorded").iterdir() if p.is_dir())

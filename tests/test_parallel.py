@@ -15,8 +15,8 @@ from loganalyze import parallel
 from loganalyze.analysis import Analysis, AnalyzeOptions, analyze_logs
 from loganalyze.dns import NoDnsResolver
 from loganalyze.errors import InputError, LogAnalyzeError
+from loganalyze.output import finding_record
 from loganalyze.postfix_config import load_identity
-from loganalyze.report import finding_record
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"

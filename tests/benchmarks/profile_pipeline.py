@@ -36,7 +36,7 @@ from typing import Any
 
 from loganalyze.analysis import AnalyzeOptions, judge_traffic
 from loganalyze.dns import NoDnsResolver
-from loganalyze.report import write_json
+from loganalyze.output import write_json
 from loganalyze.senders import Collector, collect_blocks
 from loganalyze.timeline import read_timeline_blocks
 from loganalyze.tokenizer import ALL_KINDS, LogRecord, Tokenizer

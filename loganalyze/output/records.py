@@ -1,0 +1,35 @@
+"""The stable object of one finding, shared by the JSON and CSV formats (and the daily report)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..analysis import Finding
+
+
+def finding_record(finding: Finding) -> dict[str, Any]:
+    """The stable JSON/CSV object of one finding (scripts depend on these keys)."""
+    record: dict[str, Any] = {
+        "helo": finding.helo,
+        "client_ip": finding.client_ip,
+        "client_name": finding.client_name,
+        "check": finding.check.value,
+        "rejected": finding.rejected,
+        "verdict": finding.verdict.label.value,
+        "score": finding.verdict.score,
+        "evidence": finding.verdict.summary,
+        "sessions": finding.sessions,
+        "first_seen": finding.first_seen.isoformat(),
+        "last_seen": finding.last_seen.isoformat(),
+        "spf": finding.spf,
+        "reply": finding.reply,
+        "dns": finding.dns,
+        "senders": list(finding.senders),
+        "sender_domain": finding.sender_domain,
+    }
+    if finding.access_line is not None:
+        record["access_line"] = finding.access_line.rsplit("\n", 1)[-1]
+    if finding.not_suggested_because:
+        record["not_suggested_because"] = finding.not_suggested_because
+    return record

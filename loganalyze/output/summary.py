@@ -1,0 +1,41 @@
+"""What was read and what could not be understood: the lines ``analyze`` writes to stderr."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .escape import display_text
+
+if TYPE_CHECKING:
+    from ..analysis import Analysis
+
+
+def render_summary(analysis: Analysis) -> str:
+    """A few lines about what was read, for stderr."""
+    lines = analysis.lines
+    sessions = analysis.sessions
+    parts = [
+        f"{lines.lines} lines read: {lines.matched} used, {lines.irrelevant} irrelevant, "
+        f"{lines.unparsed} not understood",
+        f"{sessions.sessions} smtpd sessions"
+        + (f" ({sessions.without_connect} without connect, "
+           f"{sessions.without_disconnect} without disconnect)"
+           if sessions.without_connect or sessions.without_disconnect else ""),
+        f"{len(analysis.findings)} senders with HELO rejects, "
+        f"{len(analysis.suggestions)} suggested",
+    ]
+    if analysis.dns_temporary:
+        parts.append(
+            f"DNS: {analysis.dns_temporary} of {analysis.dns_names} names could not be resolved "
+            "(temporary failure or no reachable DNS); their unknown check is undetermined"
+        )
+    return "\n".join(parts) + "\n"
+
+
+def render_unparsed(analysis: Analysis) -> str:
+    """Samples of lines that were not understood (``--verbose``)."""
+    out = [
+        f"line {item.lineno}: {item.why}: {display_text(item.line[:300])}"
+        for item in analysis.lines.samples
+    ]
+    return "\n".join(out) + ("\n" if out else "")
