@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .analysis import Analysis, AnalyzeOptions, Finding, analyze_lines, analyze_logs
     from .checks import Check, HeloCheckResult, check_helo
-    from .dns import DnsResolver, DnsStatus, HostLookup, NoDnsResolver, StaticResolver
+    from .dns import DnsStatus, HostLookup, NoDnsResolver, StaticResolver
+    from .dns_resolver import DnsResolver
     from .errors import ConfigError, InputError, LogAnalyzeError
     from .postfix_config import ServerIdentity, load_identity
     from .sessions import HeloSession, build_sessions
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "analysis": ["Analysis", "AnalyzeOptions", "Finding", "analyze_lines", "analyze_logs"],
     "checks": ["Check", "HeloCheckResult", "check_helo"],
-    "dns": ["DnsResolver", "DnsStatus", "HostLookup", "NoDnsResolver", "StaticResolver"],
+    "dns": ["DnsStatus", "HostLookup", "NoDnsResolver", "StaticResolver"],
+    "dns_resolver": ["DnsResolver"],
     "errors": ["ConfigError", "InputError", "LogAnalyzeError"],
     "postfix_config": ["ServerIdentity", "load_identity"],
     "sessions": ["HeloSession", "build_sessions"],

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
 from .checks import Check, HeloCheckResult, check_helo, dns_query_name
-from .dns import DnsResolver, HostLookup, HostResolver
+from .dns import HostLookup, HostResolver
+from .dns_resolver import DnsResolver
 from .helo_access import HeloAccessTable, format_entry, unsafe_reason
 from .postfix_config import ServerIdentity
 from .senders import Collector, SenderStats, Traffic, collect_blocks

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 
-from .dns import DnsResolver, HostResolver, NoDnsResolver
+from .dns import HostResolver, NoDnsResolver
+from .dns_resolver import DnsResolver
 
 
 def make_resolver(

@@ -17,7 +17,8 @@ from loganalyze.access_table import (
     write_atomically,
 )
 from loganalyze.analysis import AnalyzeOptions, analyze_logs
-from loganalyze.dns import DnsResolver, DnsStatus, HostLookup, StaticResolver
+from loganalyze.dns import DnsStatus, HostLookup, StaticResolver
+from loganalyze.dns_resolver import DnsResolver
 from loganalyze.helo_access import parse_helo_access
 from loganalyze.postfix_config import identity_from_params, load_identity
 

@@ -18,7 +18,6 @@ from dnsserver import DnsServer, DnsServerFactory, load_table
 
 from loganalyze.dns import (
     DnsAnswer,
-    DnsResolver,
     DnsStatus,
     HostLookup,
     NoDnsResolver,
@@ -26,6 +25,7 @@ from loganalyze.dns import (
     parse_nameserver,
 )
 from loganalyze.dns_cache import DnsCache
+from loganalyze.dns_resolver import DnsResolver
 from loganalyze.errors import ConfigError
 
 QUICK = 0.3  # per-query timeout in these tests, seconds

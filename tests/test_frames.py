@@ -26,7 +26,8 @@ import pytest
 import loganalyze.frames as lf
 from loganalyze.analysis import Analysis, AnalyzeOptions, Finding, analyze_lines
 from loganalyze.checks import check_for_reason, check_helo, dns_query_name
-from loganalyze.dns import DnsResolver, DnsStatus, HostLookup, NoDnsResolver, StaticResolver
+from loganalyze.dns import DnsStatus, HostLookup, NoDnsResolver, StaticResolver
+from loganalyze.dns_resolver import DnsResolver
 from loganalyze.output import finding_record, render_helo_access
 from loganalyze.postfix_config import ServerIdentity, load_identity
 from loganalyze.sessions import build_sessions

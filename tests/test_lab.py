@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from loganalyze.analysis import AnalyzeOptions, analyze_logs
-from loganalyze.dns import DnsResolver
+from loganalyze.dns_resolver import DnsResolver
 from loganalyze.helo_access import parse_helo_access
 from loganalyze.output import finding_record
 from loganalyze.postfix_config import identity_from_params

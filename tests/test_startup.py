@@ -70,7 +70,7 @@ def test_analyze_no_dns_json_loads_no_heavy_module() -> None:
 
 def test_dns_resolver_still_loads_dnspython_when_built() -> None:
     loaded = loaded_after(
-        "from loganalyze.dns import DnsResolver\n"
+        "from loganalyze.dns_resolver import DnsResolver\n"
         "DnsResolver(['127.0.0.1:53'])\n"
     )
     assert {"dns.asyncresolver", "dns.nameserver"} <= loaded

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from loganalyze.analysis import AnalyzeOptions, analyze_lines
-from loganalyze.dns import DnsResolver, DnsStatus, NoDnsResolver, StaticResolver
+from loganalyze.dns import DnsStatus, NoDnsResolver, StaticResolver
+from loganalyze.dns_resolver import DnsResolver
 from loganalyze.errors import ConfigError
 from loganalyze.postfix_config import identity_from_params
 from loganalyze.verdict import DEFAULT_WEIGHTS, Label, load_weights
