@@ -1,12 +1,12 @@
 """loganalyze: find the legitimate senders that Postfix's HELO restrictions reject.
 
-The pipeline, one module per stage: :mod:`sources` (files) -> :mod:`tokenizer`
+The pipeline, one module per stage: :mod:`sources` (files) -> :mod:`parse`
 (lines to records) -> :mod:`sessions` (records to SMTP sessions) ->
 :mod:`senders` (sessions to senders) -> :mod:`checks` + :mod:`dns` (Postfix's
 HELO checks) -> :mod:`verdict` (evidence) -> :mod:`report` /
 :mod:`helo_access` (output). :func:`analyze_logs` runs it all.
 
-The names below are imported on first use, so ``import loganalyze.tokenizer``
+The names below are imported on first use, so ``import loganalyze.parse``
 (or a worker process that only reads logs) does not load the DNS library, the
 public suffix list or pandas.
 """
@@ -22,10 +22,11 @@ if TYPE_CHECKING:
     from .dns import DnsStatus, HostLookup, NoDnsResolver, StaticResolver
     from .dns_resolver import DnsResolver
     from .errors import ConfigError, InputError, LogAnalyzeError
+    from .model import InputFormat, LogRecord
+    from .parse import Tokenizer, tokenize
     from .postfix_config import ServerIdentity, load_identity
     from .sessions import HeloSession, build_sessions
     from .timeline import read_timeline
-    from .tokenizer import InputFormat, LogRecord, Tokenizer, tokenize
     from .verdict import Label, Verdict, Weights
 
 _EXPORTS = {
@@ -37,7 +38,8 @@ _EXPORTS = {
     "postfix_config": ["ServerIdentity", "load_identity"],
     "sessions": ["HeloSession", "build_sessions"],
     "timeline": ["read_timeline"],
-    "tokenizer": ["InputFormat", "LogRecord", "Tokenizer", "tokenize"],
+    "model": ["InputFormat", "LogRecord"],
+    "parse": ["Tokenizer", "tokenize"],
     "verdict": ["Label", "Verdict", "Weights"],
     # The DataFrame API lives in frames.py, the only module that imports pandas.
     "frames": ["COLUMNS", "analyze", "check_frame", "findings_frame", "read_events",

@@ -15,13 +15,14 @@ from .checks import Check, HeloCheckResult, check_helo, dns_query_name
 from .dns import HostLookup, HostResolver
 from .dns_resolver import DnsResolver
 from .helo_access import HeloAccessTable, format_entry, unsafe_reason
+from .model import ALL_KINDS, InputFormat, TokenizerStats
+from .parse import Tokenizer
 from .postfix_config import ServerIdentity
 from .senders import Collector, SenderStats, Traffic, collect_blocks
 from .sessions import SessionStats
 from .sources import line_blocks
 from .spf_check import SpfOutcome, check_many
 from .timeline import read_timeline_blocks
-from .tokenizer import ALL_KINDS, InputFormat, Tokenizer, TokenizerStats
 from .verdict import DEFAULT_WEIGHTS, SPF_ORDER, Label, Verdict, Weights, judge
 
 # Resolvers that can answer the single questions SPF needs.

@@ -42,6 +42,7 @@ from .cli_report import report_command
 from .compat import StrEnum
 from .errors import LogAnalyzeError
 from .helo_access import load_helo_access
+from .model import InputFormat
 from .output import (
     OutputFormat,
     display_text,
@@ -56,7 +57,6 @@ from .output import (
 )
 from .postfix_config import restriction_advice
 from .progress import progress
-from .tokenizer import InputFormat
 from .verdict import DEFAULT_WEIGHTS, load_weights
 
 

@@ -33,10 +33,10 @@ from .errors import ConfigError
 from .helo_access import access_key, comment_text
 from .incremental import Cursor, open_source, read_sessions, source_key
 from .output import ReportFormat, display_text, finding_record
+from .parse import Tokenizer
 from .senders import Traffic, add_session
 from .sessions import HeloSession
 from .state import DayCount, SenderHistory, State, StateLock
-from .tokenizer import Tokenizer
 from .verdict import Label
 
 WIDTH = 80

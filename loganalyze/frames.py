@@ -55,11 +55,12 @@ from .compat import Unpack, parse_iso
 from .dns import HostResolver
 from .dns_setup import make_resolver
 from .helo_access import HeloAccessTable, load_helo_access
+from .model import Kind, LogRecord
+from .parse import Tokenizer
 from .postfix_config import ServerIdentity, default_identity, load_identity
 from .senders import SenderStats, collect
 from .sessions import HeloSession, SessionStats, build_sessions
 from .sources import read_lines
-from .tokenizer import Kind, LogRecord, Tokenizer
 from .verdict import Label, Weights
 
 __all__ = [

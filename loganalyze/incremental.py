@@ -81,8 +81,9 @@ from pathlib import Path
 from typing import IO, Any, Protocol, cast
 
 from .errors import InputError
+from .model import Kind, LogRecord
+from .parse import Tokenizer
 from .sessions import HeloSession, SessionBuilder
-from .tokenizer import Kind, LogRecord, Tokenizer
 
 FINGERPRINT_BYTES = 4096
 """How many leading bytes identify a log file (fewer if the file was shorter)."""

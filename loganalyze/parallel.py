@@ -31,6 +31,8 @@ from sys import intern
 from typing import Any
 
 from .errors import LogAnalyzeError
+from .model import ALL_KINDS, EVIDENCE_KINDS, InputFormat, Kind, LogRecord, TokenizerStats
+from .parse import Tokenizer
 from .senders import ClientStats, Collector, SenderStats, Traffic, collect_blocks
 from .sessions import _STALE_SECONDS, SessionStats
 from .sources import (
@@ -44,15 +46,6 @@ from .sources import (
     read_range,
 )
 from .timeline import order_inputs
-from .tokenizer import (
-    ALL_KINDS,
-    EVIDENCE_KINDS,
-    InputFormat,
-    Kind,
-    LogRecord,
-    Tokenizer,
-    TokenizerStats,
-)
 
 _SpfLine = tuple[datetime, str, str, str | None, str | None, str, str]
 """An SPF result line: time, host, client address, HELO, sender, result, identity."""

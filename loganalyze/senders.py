@@ -22,8 +22,9 @@ from sys import intern
 from typing import Any
 
 from .checks import Check
+from .model import EVIDENCE_KINDS, Kind, LogRecord
+from .parse import Tokenizer
 from .sessions import HeloSession, Reject, SessionBuilder
-from .tokenizer import EVIDENCE_KINDS, Kind, LogRecord, Tokenizer
 
 # Enough to tell "few" from "many" recipients and to show examples.
 _KEEP = 50

@@ -19,7 +19,7 @@ from sys import intern  # addresses: every sample holds the same local recipient
 from typing import NamedTuple
 
 from .checks import Check, check_for_reason
-from .tokenizer import Kind, LogRecord
+from .model import Kind, LogRecord
 
 # A session with no disconnect that has been quiet this long is closed (its
 # disconnect line was lost, or the log was cut); keeps memory bounded.

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from itertools import chain, islice
 
+from .model import InputFormat
+from .parse import Tokenizer, detect_format
 from .sources import STDIN, file_mtime, line_blocks, read_blocks, read_lines
-from .tokenizer import InputFormat, Tokenizer, detect_format
 
 # Lines read from the start of each input to detect its format and first time.
 _HEAD = 200

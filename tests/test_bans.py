@@ -29,7 +29,7 @@ from loganalyze.bans import (
     load_fail2ban_jail,
 )
 from loganalyze.errors import ConfigError
-from loganalyze.tokenizer import Tokenizer
+from loganalyze.parse import Tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = [ROOT / "fixtures" / "mail.log", *sorted((ROOT / "fixtures" / "lab" / "recorded").glob("*/*.log"))]

@@ -18,8 +18,8 @@ from types import ModuleType
 
 import pytest
 
+from loganalyze.parse import Tokenizer
 from loganalyze.sessions import HeloSession, SessionBuilder
-from loganalyze.tokenizer import Tokenizer
 
 
 def _load_generator() -> ModuleType:

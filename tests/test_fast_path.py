@@ -26,7 +26,9 @@ from hypothesis import strategies as st
 
 from loganalyze.analysis import AnalyzeOptions, analyze_lines, judge_traffic
 from loganalyze.dns import NoDnsResolver
+from loganalyze.model import ALL_KINDS, EVIDENCE_KINDS, SESSION_KINDS, Kind
 from loganalyze.output import render_csv, render_json, write_csv, write_json
+from loganalyze.parse import Tokenizer
 from loganalyze.senders import (
     ClientStats,
     Collector,
@@ -39,7 +41,6 @@ from loganalyze.senders import (
 from loganalyze.sessions import SessionBuilder
 from loganalyze.sources import line_blocks, read_blocks, read_lines
 from loganalyze.timeline import read_timeline, read_timeline_blocks
-from loganalyze.tokenizer import ALL_KINDS, EVIDENCE_KINDS, SESSION_KINDS, Kind, Tokenizer
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
@@ -329,7 +330,7 @@ def test_empty_aggregates_read_like_fields() -> None:
 
 
 def test_tokenizer_import_is_light() -> None:
-    code = ("import sys, loganalyze, loganalyze.tokenizer, loganalyze.timeline; "
+    code = ("import sys, loganalyze, loganalyze.parse, loganalyze.timeline; "
             "print(any(m == 'dns' or m.startswith(('dns.', 'publicsuffixlist', 'pandas')) "
             "for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -37,8 +37,8 @@ from loganalyze.incremental import (
     read_sessions,
     source_key,
 )
+from loganalyze.parse import Tokenizer
 from loganalyze.sessions import HeloSession, SessionBuilder
-from loganalyze.tokenizer import Tokenizer
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "mail.log"
 NOW = datetime(2026, 8, 17, 6, 15)

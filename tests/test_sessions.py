@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from loganalyze.checks import Check
+from loganalyze.parse import Tokenizer
 from loganalyze.sessions import SessionStats, build_sessions
-from loganalyze.tokenizer import Tokenizer
 
 NOW = datetime(2026, 11, 24, 23, 0, 0)
 

@@ -21,9 +21,10 @@ from typer.testing import CliRunner
 from loganalyze import sources
 from loganalyze.cli import app
 from loganalyze.errors import InputError
+from loganalyze.model import InputFormat
+from loganalyze.parse import Tokenizer
 from loganalyze.sources import read_lines
 from loganalyze.timeline import order_inputs, probe, read_timeline
-from loganalyze.tokenizer import InputFormat, Tokenizer
 
 FORMATS = Path(__file__).resolve().parent.parent / "fixtures" / "formats"
 DAY = (FORMATS / "day.log").read_bytes()

@@ -16,16 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loganalyze.compat import UTC
-from loganalyze.tokenizer import (
-    ALL_KINDS,
-    EVIDENCE_KINDS,
-    MAX_LINE,
-    InputFormat,
-    Kind,
-    LogRecord,
-    Tokenizer,
-    detect_format,
-)
+from loganalyze.model import ALL_KINDS, EVIDENCE_KINDS, InputFormat, Kind, LogRecord
+from loganalyze.parse import MAX_LINE, Tokenizer, detect_format
 
 NOW = datetime(2026, 11, 24, 23, 0, 0)
 

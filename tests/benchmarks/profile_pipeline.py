@@ -36,10 +36,11 @@ from typing import Any
 
 from loganalyze.analysis import AnalyzeOptions, judge_traffic
 from loganalyze.dns import NoDnsResolver
+from loganalyze.model import ALL_KINDS, LogRecord
 from loganalyze.output import write_json
+from loganalyze.parse import Tokenizer
 from loganalyze.senders import Collector, collect_blocks
 from loganalyze.timeline import read_timeline_blocks
-from loganalyze.tokenizer import ALL_KINDS, LogRecord, Tokenizer
 
 
 class NullSink:
