@@ -15,7 +15,7 @@ from .checks import Check, HeloCheckResult, check_helo, dns_query_name
 from .dns import HostLookup, HostResolver
 from .dns_resolver import DnsResolver
 from .helo_access import HeloAccessTable, format_entry, unsafe_reason
-from .model import ALL_KINDS, InputFormat, TokenizerStats
+from .model import ALL_KINDS, EVERYTHING, InputFormat, TokenizerStats, Window
 from .parse import Tokenizer
 from .postfix_config import ServerIdentity
 from .senders import Collector, SenderStats, Traffic, collect_blocks
@@ -115,6 +115,8 @@ class AnalyzeOptions:
     """Evaluate SPF ourselves for rejected senders policyd-spf never saw (needs real DNS)."""
     spf_budget: float = 30.0
     """Seconds all SPF re-checks together may take."""
+    window: Window = EVERYTHING
+    """Count only the sessions that start, and the evidence logged, in this window."""
 
 
 def _best_spf(sender: SenderStats) -> str | None:
@@ -293,7 +295,7 @@ def analyze_blocks(blocks: Iterable[Sequence[str]], options: AnalyzeOptions) -> 
     """Analyze a timeline given in blocks of lines (:func:`~loganalyze.sources.read_blocks`)."""
     tokenizer = Tokenizer(year=options.year, now=options.now, tz=options.tz,
                           input_format=options.input_format, kinds=ALL_KINDS)
-    collector = Collector()
+    collector = Collector(window=options.window)
     collect_blocks(blocks, tokenizer, collector, options.on_line_block)
     findings, names, temporary = judge_traffic(collector.traffic, options)
     return Analysis(findings, tokenizer.stats, collector.stats, collector.traffic, names,
@@ -312,10 +314,14 @@ def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
         jobs = options.jobs or parallel.default_jobs()
         tasks = parallel.plan(paths, jobs, input_format=options.input_format, tz=options.tz,
                               now=options.now, year=options.year)
-        if len(tasks) > 1:
-            traffic, line_stats, session_stats = parallel.run_tasks(
-                tasks, jobs, input_format=options.input_format, tz=options.tz,
-                now=options.now, on_lines=options.on_line_block)
+        merged = parallel.run_tasks(
+            tasks, jobs, input_format=options.input_format, tz=options.tz, now=options.now,
+            on_lines=options.on_line_block, window=options.window, year=options.year,
+        ) if len(tasks) > 1 else None
+        # None: a worker dated its lines otherwise than one read would (months that
+        # jump around); one process reads it all again, as if --jobs 1.
+        if merged is not None:
+            traffic, line_stats, session_stats = merged
             findings, names, temporary = judge_traffic(traffic, options)
             return Analysis(findings, line_stats, session_stats, traffic, names, temporary)
     blocks = read_timeline_blocks(paths, input_format=options.input_format, tz=options.tz,

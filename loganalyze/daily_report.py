@@ -32,9 +32,10 @@ from .dns import HostLookup
 from .errors import ConfigError
 from .helo_access import access_key, comment_text
 from .incremental import Cursor, open_source, read_sessions, source_key
+from .model import ALL_KINDS, LogRecord, Window
 from .output import ReportFormat, display_text, finding_record
 from .parse import Tokenizer
-from .senders import Traffic, add_session
+from .senders import Traffic, add_evidence, add_session
 from .sessions import HeloSession
 from .state import DayCount, SenderHistory, State, StateLock
 from .verdict import Label
@@ -136,6 +137,8 @@ class DailyReport:
     """Lines that could not be read (rotation lost them), and the like."""
     first_report: bool = False
     """No earlier run in the state: everything is new, there is no history to tell."""
+    held: int = 0
+    """Sessions still open at the end of the logs: the next run counts them."""
 
     @property
     def suggestions(self) -> list[SenderRow]:
@@ -161,12 +164,13 @@ class ReportSettings:
     journal_command: Sequence[str] = ("journalctl",)
 
 
-class _Collector:
-    """Takes each counted session: traffic for the verdicts, plus the report's counters."""
+class ReportTally:
+    """What one report run counts: the traffic for the verdicts (the same
+    :func:`add_session` and :func:`add_evidence` as ``analyze``), plus the
+    report's own counters (rejects per check and hour, per-day counts)."""
 
-    def __init__(self, since: datetime | None, until: datetime | None) -> None:
-        self.since = since
-        self.until = until
+    def __init__(self, window: Window) -> None:
+        self.window = window
         self.traffic = Traffic()
         self.sessions = 0
         self.first: datetime | None = None
@@ -178,10 +182,21 @@ class _Collector:
         self.days: dict[tuple[str, str, date], DayCount] = {}
         self.hosts: set[str] = set()
 
+    def evidence(self, record: LogRecord) -> None:
+        """A postscreen, dnsblog or SPF-reject line: evidence about its client."""
+        if self.window.holds(record.time):
+            add_evidence(self.traffic, record)
+
+    def reject_days(self) -> dict[tuple[str, str], list[date]]:
+        """The days each (client, HELO) was rejected on, oldest first."""
+        days: dict[tuple[str, str], list[date]] = defaultdict(list)
+        for (ip, helo, day), count in sorted(self.days.items()):
+            if count.rejected:
+                days[(ip, helo)].append(day)
+        return days
+
     def __call__(self, session: HeloSession) -> None:
-        if self.since is not None and session.start < self.since:
-            return
-        if self.until is not None and session.start >= self.until:
+        if not self.window.holds(session.start):
             return
         self.sessions += 1
         self.hosts.add(session.host)
@@ -242,7 +257,7 @@ def _passing_reason(
 
 
 def _now_passing(
-    state: State, collector: _Collector, findings: list[Finding], options: AnalyzeOptions,
+    state: State, collector: ReportTally, findings: list[Finding], options: AnalyzeOptions,
     history: dict[tuple[str, str], SenderHistory],
 ) -> list[NowPassing]:
     """Senders rejected on an earlier day whose mail gets through in this run."""
@@ -310,8 +325,8 @@ def run_report(
         try:
             first_report = state.last_run() is None
             run_id = state.start_run(now, __version__)
-            collector = _Collector(settings.since, settings.until)
-            lines_read = 0
+            collector = ReportTally(Window(settings.since, settings.until))
+            lines_read = held = 0
             warnings: list[str] = []
             cursors: list[Cursor] = []
             # One cursor per log: naming a log twice must not read it twice.
@@ -320,12 +335,16 @@ def run_report(
                 cursor = Cursor.from_record(stored) if stored else None
                 source = open_source(name, cursor, since=settings.since,
                                      journal_command=settings.journal_command)
-                tokenizer = Tokenizer(year=options.year, now=options.now or now)
+                # The parser and evidence of analyze (ALL_KINDS): postscreen, dnsblog
+                # and SPF rejects weigh in the verdicts here too.
+                tokenizer = Tokenizer(year=options.year, now=options.now or now, tz=options.tz,
+                                      input_format=options.input_format, kinds=ALL_KINDS)
                 new_cursor, stats = read_sessions(
-                    source, tokenizer, collector, until=settings.until,
-                    progress=options.on_line_block,
+                    source, tokenizer, collector, on_evidence=collector.evidence,
+                    until=settings.until, progress=options.on_line_block,
                 )
                 lines_read += stats.lines_read
+                held += stats.held
                 warnings += stats.warnings
                 cursors.append(new_cursor)
             findings, _, _ = judge_traffic(collector.traffic, options)
@@ -335,14 +354,11 @@ def run_report(
             state.record_days(run_id, collector.days)
             state.record_findings(run_id, findings, now)
             rows = []
+            reject_days = collector.reject_days()  # once: not a scan of all days per finding
             for finding in findings:
                 key = (finding.client_ip, finding.helo)
                 old = history.get(key)
-                reject_days = sorted(
-                    day for (ip, helo, day), count in collector.days.items()
-                    if (ip, helo) == key and count.rejected
-                )
-                span, first_rejected = _rejected_span(old, reject_days)
+                span, first_rejected = _rejected_span(old, reject_days.get(key, []))
                 rows.append(SenderRow(
                     finding, old is None, state.days_seen(*key), span, first_rejected,
                     old.first_suggested if old else None,
@@ -357,7 +373,7 @@ def run_report(
                 [(h, n, len(collector.helo_clients[h]))
                  for h, n in sorted(collector.helo_sessions.items(),
                                     key=lambda item: (-item[1], item[0]))[:10]],
-                sorted(collector.hosts), now, warnings, first_report,
+                sorted(collector.hosts), now, warnings, first_report, held,
             )
             for cursor in cursors:
                 state.save_cursor(cursor.to_record(), run_id, now)

@@ -48,17 +48,16 @@ from .analysis import (
     Finding,
     analyze_lines,
     analyze_logs,
-    judge_traffic,
 )
 from .checks import Check, check_for_reason, check_helo, dns_query_name
 from .compat import Unpack, parse_iso
 from .dns import HostResolver
 from .dns_setup import make_resolver
 from .helo_access import HeloAccessTable, load_helo_access
-from .model import Kind, LogRecord
+from .model import Kind, LogRecord, Window
 from .parse import Tokenizer
 from .postfix_config import ServerIdentity, default_identity, load_identity
-from .senders import SenderStats, collect
+from .senders import SenderStats
 from .sessions import HeloSession, SessionStats, build_sessions
 from .sources import read_lines
 from .verdict import Label, Weights
@@ -740,8 +739,10 @@ def analyze(
     ``helo_access`` (a table or its path) holds entries already in place.
 
     ``since``/``until`` (datetimes or ISO strings, as logged, no time zone)
-    keep only the lines with ``since <= time < until``: for example the weeks
-    before the HELO restrictions were switched on.
+    keep only the sessions that start, and the evidence logged, at
+    ``since <= time < until`` (:class:`~loganalyze.model.Window`, the daily
+    report's rule): for example the weeks before the HELO restrictions were
+    switched on.
     """
     if resolver is None:
         resolver = make_resolver(nameservers, no_dns=no_dns, dns_timeout=dns_timeout,
@@ -756,23 +757,11 @@ def analyze(
                              now=now)
     if weights is not None:
         options.weights = weights
-    start, stop = _moment(since), _moment(until)
-    if start is None and stop is None:
-        paths = _paths(logs)
-        if paths is not None:
-            return analyze_logs(paths, options)  # exactly what the CLI runs
-        return analyze_lines(_sources(logs)[0][1], options)
-    # A time window: the same stages, with the records filtered in between.
-    # (AnalyzeOptions has no window yet; this path goes once it has.)
-    tokenizer = Tokenizer(year=year, now=now)
-    records = (
-        record for _, record in _records(logs, tokenizer)
-        if (start is None or record.time >= start) and (stop is None or record.time < stop)
-    )
-    session_stats = SessionStats()
-    traffic = collect(build_sessions(records, session_stats))
-    findings, names, temporary = judge_traffic(traffic, options)
-    return Analysis(findings, tokenizer.stats, session_stats, traffic, names, temporary)
+    options.window = Window(_moment(since), _moment(until))
+    paths = _paths(logs)
+    if paths is not None:
+        return analyze_logs(paths, options)  # exactly what the CLI runs
+    return analyze_lines(_sources(logs)[0][1], options)
 
 
 def _analysis(source: Analysis | LogInput, options: AnalyzeArgs) -> Analysis:

@@ -81,7 +81,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol, cast
 
 from .errors import InputError
-from .model import Kind, LogRecord
+from .model import EVIDENCE_KINDS, Kind, LogRecord
 from .parse import Tokenizer
 from .sessions import HeloSession, SessionBuilder
 
@@ -775,6 +775,7 @@ def read_sessions(
     tokenizer: Tokenizer,
     on_session: Callable[[HeloSession], None],
     *,
+    on_evidence: Callable[[LogRecord], None] | None = None,
     until: datetime | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[Cursor, ReadStats]:
@@ -782,7 +783,10 @@ def read_sessions(
 
     Calls ``on_session`` for each session that ends in this run's lines
     (see the module docstring for why none is seen twice or lost) and
-    returns the cursor the next run continues from. With ``until``, reading
+    returns the cursor the next run continues from. Evidence records
+    (postscreen, dnsblog, SPF rejects: :data:`~loganalyze.model.EVIDENCE_KINDS`)
+    of new lines go to ``on_evidence``; a replayed line's evidence was counted
+    by the run that read it first. With ``until``, reading
     stops before the first new record at or after that time; the rest is
     left for the next run.
     """
@@ -813,6 +817,10 @@ def read_sessions(
             else:
                 stats.replayed += 1
             if record is None:
+                continue
+            if record.kind in EVIDENCE_KINDS:
+                if new and on_evidence is not None:
+                    on_evidence(record)
                 continue
             latest = record.time
             for session, (_, origin, origin_new) in origins.feed(

@@ -206,6 +206,32 @@ class TokenizerStats:
             self.samples.append(item)
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The time window of a run: ``since <= time < until`` (either open).
+
+    A session counts when it *starts* inside; an evidence line (postscreen,
+    dnsblog, SPF reject) when it is logged inside. ``analyze --since/--until``,
+    the daily report and :func:`loganalyze.frames.analyze` share this rule.
+    """
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def holds(self, time: datetime) -> bool:
+        """True if ``time`` is inside."""
+        return (self.since is None or time >= self.since) and (
+            self.until is None or time < self.until)
+
+    @property
+    def is_open(self) -> bool:
+        """True when nothing is excluded."""
+        return self.since is None and self.until is None
+
+
+EVERYTHING = Window()
+
+
 class LineSink(Protocol):
     """Where :meth:`~loganalyze.parse.Tokenizer.scan` sends what it reads
     (:class:`~loganalyze.senders.Collector`).
@@ -244,14 +270,14 @@ class LineSink(Protocol):
             result: str, identity: str) -> None:
         """A policyd-spf ``Received-SPF`` result."""
 
-    def postscreen_seen(self, ip: str) -> None:
+    def postscreen_seen(self, time: datetime, ip: str) -> None:
         """postscreen ``CONNECT from`` or ``DISCONNECT``."""
 
-    def postscreen_pass(self, ip: str) -> None:
+    def postscreen_pass(self, time: datetime, ip: str) -> None:
         """postscreen ``PASS NEW`` or ``PASS OLD``."""
 
-    def postscreen_dnsbl(self, ip: str, rank: int) -> None:
+    def postscreen_dnsbl(self, time: datetime, ip: str, rank: int) -> None:
         """postscreen ``DNSBL rank N``."""
 
-    def dnsbl_listed(self, ip: str, domain: str) -> None:
+    def dnsbl_listed(self, time: datetime, ip: str, domain: str) -> None:
         """dnsblog ``addr IP listed by domain D``."""

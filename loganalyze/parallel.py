@@ -23,7 +23,7 @@ import os
 import pickle
 import queue
 from collections import Counter, deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from itertools import chain
@@ -31,10 +31,20 @@ from sys import intern
 from typing import Any
 
 from .errors import LogAnalyzeError
-from .model import ALL_KINDS, EVIDENCE_KINDS, InputFormat, Kind, LogRecord, TokenizerStats
+from .model import (
+    ALL_KINDS,
+    EVERYTHING,
+    EVIDENCE_KINDS,
+    InputFormat,
+    Kind,
+    LogRecord,
+    TokenizerStats,
+    Window,
+)
 from .parse import Tokenizer
+from .parse.header import FirstStamp, resumes
 from .senders import ClientStats, Collector, SenderStats, Traffic, collect_blocks
-from .sessions import _STALE_SECONDS, SessionStats
+from .sessions import STALE_SECONDS, HeloSession, SessionStats
 from .sources import (
     file_size,
     is_plain_file,
@@ -71,6 +81,8 @@ class Task:
     next_name: str | None = None
     """For the last range of an input, the next input in timeline order: its first
     lines finish the sessions still open at the end (a rotation cut them)."""
+    year_inferred: bool = False
+    """:attr:`year` is the inference from the range's first line, not ``--year``."""
 
 
 @dataclass(slots=True)
@@ -85,6 +97,10 @@ class Part:
     spf_unmatched_early: Counter[_SpfLine] = field(default_factory=Counter)
     """SPF lines early in the range that no session of it took: unmatched unless the
     previous range's lookahead took them."""
+    first_stamp: FirstStamp | None = None
+    """The range's first traditional syslog stamp, as this worker's clock read it."""
+    clock_end: tuple[int | None, int] = (None, 0)
+    """The clock's year inference at the end of the range."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +108,9 @@ class _Settings:
     input_format: InputFormat
     tz: object
     now: datetime | None
+    window: Window = EVERYTHING
+    year: int | None = None
+    """``--year``, if given."""
 
 
 class _RangeCollector(Collector):
@@ -104,8 +123,9 @@ class _RangeCollector(Collector):
     them; a new connect of one of those processes ends ours and is dropped.
     """
 
-    def __init__(self, first: bool, early_until: datetime | None = None) -> None:
-        super().__init__()
+    def __init__(self, first: bool, early_until: datetime | None = None,
+                 window: Window = EVERYTHING) -> None:
+        super().__init__(window=window)
         self.first = first
         self.inside = True
         # Until when a session of the previous range may still be open.
@@ -114,14 +134,14 @@ class _RangeCollector(Collector):
         self.spf_unmatched_early: Counter[_SpfLine] = Counter()
 
     def _ours(self, key: tuple[str, str, int]) -> bool:
-        return (self.inside and self.first) or key in self._open
+        return (self.inside and self.first) or key in self.open_sessions
 
     def connect(self, time: datetime, host: str, service: str, pid: int, name: str,
                 ip: str) -> None:
         """A connect inside the range opens a session; past it, it ends one of ours."""
         if self.inside:
             super().connect(time, host, service, pid, name, ip)
-        elif (host, service, pid) in self._open:
+        elif (host, service, pid) in self.open_sessions:
             # The process serves a new client: ours ended without a disconnect line,
             # exactly as the sequential builder decides; the new session is not ours.
             super().connect(time, host, service, pid, name, ip)
@@ -165,15 +185,15 @@ class _RangeCollector(Collector):
         """An SPF result: past the range only for a client with a session of ours.
 
         Early in a range, one that no session here takes may be for a session of
-        the previous range: that worker's lookahead decides (see :func:`merge_parts`).
+        the previous range: that worker's lookahead decides (see :class:`_Merger`).
         """
         line = (time, host, ip, helo, sender, result, identity)
         if not self.inside:
-            if (host, ip) in self._by_client:
+            if self.serves(host, ip):
                 self.spf_taken_past_end[line] += 1
                 super().spf(time, host, ip, helo, sender, result, identity)
         elif (self.early_until is not None and time <= self.early_until
-                and (host, ip) not in self._by_client):
+                and not self.serves(host, ip)):
             self.spf_unmatched_early[line] += 1
         else:
             super().spf(time, host, ip, helo, sender, result, identity)
@@ -183,25 +203,25 @@ class _RangeCollector(Collector):
         if self.inside or record.kind not in EVIDENCE_KINDS:
             super().record(record)
 
-    def postscreen_seen(self, ip: str) -> None:
+    def postscreen_seen(self, time: datetime, ip: str) -> None:
         """Evidence: inside the range only."""
         if self.inside:
-            super().postscreen_seen(ip)
+            super().postscreen_seen(time, ip)
 
-    def postscreen_pass(self, ip: str) -> None:
+    def postscreen_pass(self, time: datetime, ip: str) -> None:
         """Evidence: inside the range only."""
         if self.inside:
-            super().postscreen_pass(ip)
+            super().postscreen_pass(time, ip)
 
-    def postscreen_dnsbl(self, ip: str, rank: int) -> None:
+    def postscreen_dnsbl(self, time: datetime, ip: str, rank: int) -> None:
         """Evidence: inside the range only."""
         if self.inside:
-            super().postscreen_dnsbl(ip, rank)
+            super().postscreen_dnsbl(time, ip, rank)
 
-    def dnsbl_listed(self, ip: str, domain: str) -> None:
+    def dnsbl_listed(self, time: datetime, ip: str, domain: str) -> None:
         """Evidence: inside the range only."""
         if self.inside:
-            super().dnsbl_listed(ip, domain)
+            super().dnsbl_listed(time, ip, domain)
 
 
 # Lines per block inside a range, and past it (where reading stops as soon as
@@ -271,7 +291,7 @@ def _early_until(task: Task, tokenizer: Tokenizer) -> datetime | None:
         when = tokenizer.line_time(first) if first is not None else None
     else:
         when = tokenizer.line_time(line_at(task.name, task.start))
-    return None if when is None else when + timedelta(seconds=2 * _STALE_SECONDS)
+    return None if when is None else when + timedelta(seconds=2 * STALE_SECONDS)
 
 
 def _run(task: Task, settings: _Settings, slot: int = -1) -> Part:
@@ -280,19 +300,22 @@ def _run(task: Task, settings: _Settings, slot: int = -1) -> Part:
     ``slot``: where in the shared progress counters this worker writes its lines read.
     """
     tokenizer = Tokenizer(year=task.year, now=settings.now, tz=settings.tz,  # type: ignore[arg-type]
-                          input_format=settings.input_format, kinds=ALL_KINDS)
-    collector = _RangeCollector(task.first, _early_until(task, tokenizer))
+                          input_format=settings.input_format, kinds=ALL_KINDS,
+                          year_inferred=task.year_inferred)
+    collector = _RangeCollector(task.first, _early_until(task, tokenizer), settings.window)
     _warnings_before(task, settings, collector)
-    open_sessions = collector._open  # noqa: SLF001 - the worker drives its own builder
+    open_sessions = collector.open_sessions
     counted: TokenizerStats | None = None
+    clock_end: tuple[int | None, int] | None = None
     blocks = _range_blocks(task)
 
     def ours() -> Iterator[list[str]]:
-        nonlocal counted
+        nonlocal counted, clock_end
         for inside, block in blocks:
             if not inside:
                 if counted is None:
                     # Past the range: finish our sessions; these lines are the next worker's.
+                    clock_end = tokenizer.clock.state
                     counted = tokenizer.stats
                     tokenizer.stats = TokenizerStats()
                     collector.inside = False
@@ -314,16 +337,17 @@ def _run(task: Task, settings: _Settings, slot: int = -1) -> Part:
     if shown is not None:
         shown(lines.lines)  # the lines of its range, now that it is done
     return Part(collector.traffic, lines, collector.stats, collector.spf_taken_past_end,
-                collector.spf_unmatched_early)
+                collector.spf_unmatched_early, tokenizer.clock.first,
+                clock_end if clock_end is not None else tokenizer.clock.state)
 
 
-def _all_stale(open_sessions: dict[Any, Any], line: str, tokenizer: Tokenizer) -> bool:
+def _all_stale(open_sessions: Mapping[Any, HeloSession], line: str, tokenizer: Tokenizer) -> bool:
     """True when every session still open has been silent for over an hour: no more
     lines of theirs will come (the sequential builder closes them the same way)."""
     now = tokenizer.line_time(line)
     if now is None:
         return False
-    return all((now - s.end).total_seconds() > _STALE_SECONDS for s in open_sessions.values())
+    return all((now - s.end).total_seconds() > STALE_SECONDS for s in open_sessions.values())
 
 
 def plan(names: Sequence[str], jobs: int, *, input_format: InputFormat, tz: object,
@@ -361,7 +385,8 @@ def _with_years(tasks: list[Task], input_format: InputFormat, tz: object,
         when = clock.line_time(line_at(task.name, task.start))
         if when is not None:
             first_year = when.year
-        out.append(Task(task.name, task.start, task.end, task.first, first_year, task.next_name))
+        out.append(Task(task.name, task.start, task.end, task.first, first_year, task.next_name,
+                        year is None and when is not None))
     return out
 
 
@@ -388,19 +413,26 @@ def _progress_of(slot: int) -> Callable[[int], None] | None:
 
 def run_tasks(tasks: Sequence[Task], jobs: int, *, input_format: InputFormat, tz: object,
               now: datetime | None, on_lines: Callable[[int], None] | None = None,
-              ) -> tuple[Traffic, TokenizerStats, SessionStats]:
-    """Run the tasks on ``jobs`` processes (this one included) and merge their parts in order.
+              window: Window = EVERYTHING, year: int | None = None,
+              ) -> tuple[Traffic, TokenizerStats, SessionStats] | None:
+    """Run the tasks on ``jobs`` processes (this one included) and merge their parts in order;
+    None when the years of traditional syslog stamps would differ from one read (the
+    caller reads sequentially then).
 
     ``on_lines`` is called now and then with the lines read so far by all of them.
     """
     global _lines_read, _on_lines
-    settings = _Settings(input_format, tz, now)
+    settings = _Settings(input_format, tz, now, window, year)
     context = multiprocessing.get_context("fork")
     _lines_read = context.RawArray("q", len(tasks)) if on_lines is not None else None
     if jobs <= 1 or len(tasks) <= 1:
         _on_lines = on_lines
         try:
-            return merge_parts([_run(task, settings, slot) for slot, task in enumerate(tasks)])
+            merger = _Merger(settings)
+            for slot, task in enumerate(tasks):
+                merger.add("part", _run(task, settings, slot))
+                merger.add("end", None)
+            return merger.result()
         finally:
             _lines_read, _on_lines = None, None
     # The parts are many small objects: the cyclic collector would walk them
@@ -439,7 +471,7 @@ def _share_out(tasks: Sequence[Task], jobs: int, settings: _Settings, context: A
                                daemon=True) for _ in range(min(jobs, len(tasks)) - 1)]
     for worker in workers:
         worker.start()
-    merger = _Merger()
+    merger = _Merger(settings)
     # The messages of each part not merged yet; the next part's are merged as they come.
     waiting: dict[int, deque[tuple[str, Any]]] = {}
     try:
@@ -538,7 +570,12 @@ class _Merger:
     its clients and senders (``"clients"``, ``"senders"``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, settings: _Settings | None = None) -> None:
+        self._now = (settings.now if settings else None) or datetime.now()
+        self._explicit_year = settings is not None and settings.year is not None
+        # Where a sequential read's year inference stands after the parts merged so far.
+        self._clock: tuple[int | None, int] | None = (
+            settings.year if settings else None, 0)
         self.traffic: Traffic | None = None
         self.lines = TokenizerStats()
         self.sessions = SessionStats()
@@ -559,7 +596,22 @@ class _Merger:
             assert self.traffic is not None
             self.traffic.merge(Traffic(senders=_interned_senders(item)))
 
+    @property
+    def years_agree(self) -> bool:
+        """False if a part's worker dated its lines in another year than one
+        process reading everything would (a log whose months jump around)."""
+        return self._clock is not None
+
+    def _follow_clock(self, part: Part) -> None:
+        if self._clock is None or part.first_stamp is None:
+            return  # already off, or no syslog stamp: the inference stands still
+        if resumes(part.first_stamp, self._clock, self._now, self._explicit_year):
+            self._clock = part.clock_end
+        else:
+            self._clock = None
+
     def _add_part(self, part: Part) -> None:
+        self._follow_clock(part)
         if part.spf_unmatched_early:
             # Unmatched unless the lookahead of the range before gave it to a session.
             sessions_before = self._taken_past_end if self.merged else Counter()
@@ -579,8 +631,10 @@ class _Merger:
             setattr(self.sessions, f.name,
                     getattr(self.sessions, f.name) + getattr(part.sessions, f.name))
 
-    def result(self) -> tuple[Traffic, TokenizerStats, SessionStats]:
-        """The merged traffic and counts."""
+    def result(self) -> tuple[Traffic, TokenizerStats, SessionStats] | None:
+        """The merged traffic and counts; None if the years disagree (:attr:`years_agree`)."""
+        if not self.years_agree:
+            return None
         return self.traffic or Traffic(), self.lines, self.sessions
 
 
@@ -589,7 +643,7 @@ class _Merger:
 def _interned_clients(chunk: dict[str, ClientStats]) -> dict[str, ClientStats]:
     for client in chunk.values():
         client.ip = intern(client.ip)
-        client._name = intern(client._name)  # noqa: SLF001 - the same module's aggregates
+        client.intern_name()
     return {client.ip: client for client in chunk.values()}
 
 
@@ -598,18 +652,9 @@ def _interned_senders(
 ) -> dict[tuple[str, str], SenderStats]:
     for sender in chunk.values():
         sender.client_ip = intern(sender.client_ip)
-        sender._name = intern(sender._name)  # noqa: SLF001
+        sender.intern_name()
         sender.first_reply = intern(sender.first_reply)
     return {(sender.client_ip, helo): sender for (_, helo), sender in chunk.items()}
-
-
-def merge_parts(parts: Sequence[Part]) -> tuple[Traffic, TokenizerStats, SessionStats]:
-    """Add up the workers' findings, earliest range first."""
-    merger = _Merger()
-    for part in parts:
-        merger.add("part", part)
-        merger.add("end", None)
-    return merger.result()
 
 
 def worth_splitting(names: Sequence[str]) -> bool:

@@ -22,7 +22,7 @@ from sys import intern
 from typing import Any
 
 from .checks import Check
-from .model import EVIDENCE_KINDS, Kind, LogRecord
+from .model import EVERYTHING, EVIDENCE_KINDS, Kind, LogRecord, Window
 from .parse import Tokenizer
 from .sessions import HeloSession, Reject, SessionBuilder
 
@@ -120,6 +120,10 @@ class _Names:
             self._name_count += count
         else:
             self._names = Counter({self._name: self._name_count, name: count})
+
+    def intern_name(self) -> None:
+        """Share the single name's string (after unpickling, as a worker's part is)."""
+        self._name = intern(self._name)
 
     def _name_counter(self) -> Counter[str]:
         if self._names is not None:
@@ -503,18 +507,36 @@ class Collector(SessionBuilder):
     A :class:`~loganalyze.sessions.SessionBuilder` whose completed sessions go
     straight into :attr:`traffic` (:func:`add_session`), and which folds the
     postscreen, dnsblog and SPF-reject evidence into it too (:func:`add_evidence`).
+    With a ``window``, only the sessions that start inside it and the evidence
+    logged inside it count (:class:`~loganalyze.model.Window`).
     Call :meth:`finish` at the end of the input.
     """
 
-    def __init__(self, traffic: Traffic | None = None) -> None:
+    def __init__(self, traffic: Traffic | None = None, window: Window = EVERYTHING) -> None:
         self.traffic = traffic if traffic is not None else Traffic()
         self._clients = self.traffic.clients
-        super().__init__(on_session=partial(add_session, self.traffic))
+        self.window = window
+        add = partial(add_session, self.traffic)
+        if window.is_open:
+            super().__init__(on_session=add)
+        else:
+            holds = window.holds
+
+            def add_inside(session: HeloSession) -> None:
+                if holds(session.start):
+                    add(session)
+                else:
+                    self.stats.sessions -= 1
+                    self.stats.outside_window += 1
+
+            super().__init__(on_session=add_inside)
+        self._all_times = window.is_open
 
     def record(self, record: LogRecord) -> None:
         """Any record: session lines to the builder, evidence to the client."""
         if record.kind in EVIDENCE_KINDS:
-            add_evidence(self.traffic, record)
+            if self._all_times or self.window.holds(record.time):
+                add_evidence(self.traffic, record)
         else:
             self.apply(record)
 
@@ -523,35 +545,36 @@ class Collector(SessionBuilder):
         for _ in self.close():
             pass
 
-    def _client(self, ip: str) -> ClientStats:
+    def _client(self, time: datetime, ip: str) -> ClientStats | None:
+        """The client of an evidence line logged at ``time``; None outside the window."""
+        if not ip or not (self._all_times or self.window.holds(time)):
+            return None
         client = self._clients.get(ip)
         if client is None:
             client = self._clients[ip] = ClientStats(ip)
         return client
 
-    def postscreen_seen(self, ip: str) -> None:
+    def postscreen_seen(self, time: datetime, ip: str) -> None:
         """postscreen CONNECT or DISCONNECT: the client exists (as add_evidence records it)."""
-        if ip and ip not in self._clients:
-            self._clients[ip] = ClientStats(ip)
+        self._client(time, ip)
 
-    def postscreen_pass(self, ip: str) -> None:
+    def postscreen_pass(self, time: datetime, ip: str) -> None:
         """postscreen PASS NEW/OLD."""
-        if ip:
-            client = self._clients.get(ip)
-            if client is None:
-                client = self._clients[ip] = ClientStats(ip)
+        client = self._client(time, ip)
+        if client is not None:
             client.postscreen_pass += 1
 
-    def postscreen_dnsbl(self, ip: str, rank: int) -> None:
+    def postscreen_dnsbl(self, time: datetime, ip: str, rank: int) -> None:
         """postscreen DNSBL rank N."""
-        if ip:
-            client = self._client(ip)
+        client = self._client(time, ip)
+        if client is not None:
             client.dnsbl_rank = max(client.dnsbl_rank, rank or 0)
 
-    def dnsbl_listed(self, ip: str, domain: str) -> None:
+    def dnsbl_listed(self, time: datetime, ip: str, domain: str) -> None:
         """dnsblog: the address is listed by ``domain``."""
-        if ip:
-            _add_list(self._client(ip), domain)
+        client = self._client(time, ip)
+        if client is not None:
+            _add_list(client, domain)
 
 
 def _add_list(client: ClientStats, domain: str) -> None:

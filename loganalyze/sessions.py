@@ -11,7 +11,7 @@ Memory is bounded by the number of sessions open at once, not by the log.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -23,7 +23,7 @@ from .model import Kind, LogRecord
 
 # A session with no disconnect that has been quiet this long is closed (its
 # disconnect line was lost, or the log was cut); keeps memory bounded.
-_STALE_SECONDS = 3600.0
+STALE_SECONDS = 3600.0
 _NONE = (0, 0)
 # How often (in log time) open sessions are checked for staleness.
 _SWEEP_EVERY = timedelta(seconds=600)
@@ -154,6 +154,8 @@ class SessionStats:
     without_disconnect: int = 0
     spf_unmatched: int = 0
     """SPF results for a client with no open session (e.g. a local submission)."""
+    outside_window: int = 0
+    """Sessions that started outside the run's time window (not in :attr:`sessions`)."""
 
 
 def _helo_check(reason: str) -> Check | None:
@@ -196,9 +198,19 @@ class SessionBuilder:
         self._pending_spf: dict[tuple[str, str], list[_PendingSpf]] = {}
         self.stats = SessionStats()
         self._next_sweep: datetime | None = None
+
         self._done: list[HeloSession] = []
         self._emit: Callable[[HeloSession], object] = (
             on_session if on_session is not None else self._done.append)
+
+    @property
+    def open_sessions(self) -> Mapping[tuple[str, str, int], HeloSession]:
+        """The sessions not ended yet, by (host, service, pid)."""
+        return self._open
+
+    def serves(self, host: str, ip: str) -> bool:
+        """True if a session of client ``ip`` on ``host`` is open (SPF lines match by client)."""
+        return (host, ip) in self._by_client
 
     # -- records ------------------------------------------------------------------
 
@@ -412,14 +424,14 @@ class SessionBuilder:
         except OverflowError:
             self._next_sweep = datetime.max
         stale = [
-            k for k, s in self._open.items() if (now - s.end).total_seconds() > _STALE_SECONDS
+            k for k, s in self._open.items() if (now - s.end).total_seconds() > STALE_SECONDS
         ]
         for key in stale:
             self._close(key, disconnected=False)
         if len(self._warnings) > 10000:
             self._warnings.clear()
         for client in [k for k, v in self._pending_spf.items()
-                       if (now - v[-1].time).total_seconds() > _STALE_SECONDS]:
+                       if (now - v[-1].time).total_seconds() > STALE_SECONDS]:
             self.stats.spf_unmatched += len(self._pending_spf.pop(client))
 
     def close(self) -> Iterator[HeloSession]:

@@ -304,8 +304,8 @@ def test_merge_adds_up() -> None:
                              f"r{day}{n}@y", "RCPT", 450, "4.7.1",
                              "<helo>: Helo command rejected: Host not found", False)
             collector.disconnect(t, "mx", "postfix/smtpd", n, name, "192.0.2.1", {})
-        collector.postscreen_pass("192.0.2.1")
-        collector.dnsbl_listed("192.0.2.1", f"list{day}.example")
+        collector.postscreen_pass(datetime(2026, 11, day, 11), "192.0.2.1")
+        collector.dnsbl_listed(datetime(2026, 11, day, 11), "192.0.2.1", f"list{day}.example")
         collector.finish()
     first.merge(second)
     sender = first.senders[("192.0.2.1", "helo")]

@@ -397,7 +397,7 @@ def test_origins_mirror_the_session_builder(fixture_lines: list[bytes]) -> None:
         if record is None:
             continue
         origins.feed(builder, record, (number, number, True))
-        assert set(origins.open) == set(builder._open)
+        assert set(origins.open) == set(builder.open_sessions)
 
 
 def test_default_logs(tmp_path: Path) -> None:

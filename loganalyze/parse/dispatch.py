@@ -107,8 +107,11 @@ class LineParser:
         tz: tzinfo | None = None,
         input_format: InputFormat | str = InputFormat.AUTO,
         kinds: Iterable[Kind] | None = None,
+        year_inferred: bool = False,
     ) -> None:
-        self._clock = Clock(year, now or datetime.now(), tz)
+        # year_inferred: ``year`` is where an earlier read's inference stood, not --year.
+        self._clock = Clock(year, now or datetime.now(), tz,
+                            explicit=year is not None and not year_inferred)
         self._time_cache: dict[str, datetime] = {}
         self.input_format = InputFormat(input_format)
         # The format of the last text line parsed, tried first on the next one.
@@ -142,6 +145,11 @@ class LineParser:
                 self._fmt, self._regex, self._start = fmt, HEADERS[fmt], STARTS[fmt]
                 return m, fmt
         return "unknown timestamp or tag"
+
+    @property
+    def clock(self) -> Clock:
+        """The time stamp reader (year inference) of this parser's timeline."""
+        return self._clock
 
     def parse(self, line: str, lineno: int = 0) -> LogRecord | None:
         """Parse one line into a record, or None (irrelevant or not understood).

@@ -31,6 +31,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone, tzinfo
+from typing import NamedTuple
 
 from ..compat import parse_iso
 from ..model import InputFormat
@@ -183,6 +184,30 @@ def journal_stamp(entry: dict[str, object]) -> str:
         entry.get("__REALTIME_TIMESTAMP"))
 
 
+class FirstStamp(NamedTuple):
+    """The first traditional syslog stamp of a part of a log, as one clock read it
+    (:mod:`loganalyze.parallel` checks that a sequential read would agree)."""
+
+    args: tuple[str, str, str, str | None]
+    """The arguments of :meth:`Clock.syslog`."""
+    when: datetime
+    state: tuple[int | None, int]
+    """:attr:`Clock.state` after it."""
+
+
+def resumes(first: FirstStamp, state: tuple[int | None, int], now: datetime,
+            explicit: bool) -> bool:
+    """True if a clock in ``state`` reads ``first``'s stamp as ``first`` did, and so
+    (same state afterwards) reads every later stamp the same way too."""
+    clock = Clock(state[0], now, None, explicit=explicit)
+    clock.last_month = state[1]
+    try:
+        when = clock.syslog(*first.args)
+    except (KeyError, ValueError, OverflowError):
+        return False
+    return when == first.when and clock.state == first.state
+
+
 class Clock:
     """Turns the time stamps of one timeline into naive wall-clock times.
 
@@ -195,16 +220,25 @@ class Clock:
     and the zone RFC 3339 stamps are converted to when given (module docstring).
     """
 
-    __slots__ = ("explicit_year", "last_month", "now", "tz", "year")
+    __slots__ = ("explicit_year", "first", "last_month", "now", "tz", "year")
 
-    def __init__(self, year: int | None, now: datetime, tz: tzinfo | None) -> None:
+    def __init__(self, year: int | None, now: datetime, tz: tzinfo | None, *,
+                 explicit: bool | None = None) -> None:
         self.now = now
         self.year = year
         """The year of the last syslog line (None before the first one)."""
-        self.explicit_year = year is not None
+        self.explicit_year = year is not None if explicit is None else explicit
+        """``year`` was given (``--year``), not inferred: it never moves back for a line."""
         self.last_month = 0
         """The month of the last syslog line in order (0 before the first one)."""
         self.tz = tz
+        self.first: FirstStamp | None = None
+        """The first syslog stamp read, and what it gave."""
+
+    @property
+    def state(self) -> tuple[int | None, int]:
+        """(year, last month): all that the inference of the next stamp depends on."""
+        return self.year, self.last_month
 
     def syslog(self, mon: str, day: str, hms: str, frac: str | None) -> datetime:
         """A traditional syslog stamp, with the year inferred (raises KeyError/ValueError)."""
@@ -219,7 +253,10 @@ class Clock:
             return datetime(self.year - 1, month, int(day), hour, minute, second)
         self.last_month = month
         micro = int((frac or ".0")[1:7].ljust(6, "0"))
-        return datetime(self.year, month, int(day), hour, minute, second, micro)
+        when = datetime(self.year, month, int(day), hour, minute, second, micro)
+        if self.first is None:
+            self.first = FirstStamp((mon, day, hms, frac), when, self.state)
+        return when
 
     def epoch(self, seconds: int, micro: int) -> datetime:
         """An epoch stamp as wall-clock time in ``tz``."""

@@ -72,8 +72,10 @@ class Tokenizer(LineParser):
         tz: tzinfo | None = None,
         input_format: InputFormat | str = InputFormat.AUTO,
         kinds: Iterable[Kind] | None = None,
+        year_inferred: bool = False,
     ) -> None:
-        super().__init__(year, now, tz=tz, input_format=input_format, kinds=kinds)
+        super().__init__(year, now, tz=tz, input_format=input_format, kinds=kinds,
+                         year_inferred=year_inferred)
         # The fast path (syslog lines): what it has learned so far.
         self._scan_fast = (
             self.input_format in (InputFormat.AUTO, InputFormat.SYSLOG)
@@ -214,25 +216,25 @@ class Tokenizer(LineParser):
                 if line.startswith(postscreen.CONNECT_PREFIX, at):
                     m = ps_connect(line, at)
                     if m is not None:
-                        sink.postscreen_seen(m["ip"])
+                        sink.postscreen_seen(when, m["ip"])
                         matched += 1
                         continue
                 elif line.startswith(postscreen.PASS_PREFIX, at):
                     m = ps_pass(line, at)
                     if m is not None:
-                        sink.postscreen_pass(m["ip"])
+                        sink.postscreen_pass(when, m["ip"])
                         matched += 1
                         continue
                 elif line.startswith(postscreen.DISCONNECT_PREFIX, at):
                     m = ps_disconnect(line, at)
                     if m is not None:
-                        sink.postscreen_seen(m["ip"])
+                        sink.postscreen_seen(when, m["ip"])
                         matched += 1
                         continue
                 elif line.startswith(postscreen.DNSBL_PREFIX, at):
                     m = ps_dnsbl(line, at)
                     if m is not None:
-                        sink.postscreen_dnsbl(m["ip"], int(m["rank"]))
+                        sink.postscreen_dnsbl(when, m["ip"], int(m["rank"]))
                         matched += 1
                         continue
             elif daemon == SPF:
@@ -246,7 +248,7 @@ class Tokenizer(LineParser):
             elif daemon == DNSBLOG:
                 m = listed_match(line, at)
                 if m is not None:
-                    sink.dnsbl_listed(m["ip"], m["domain"])
+                    sink.dnsbl_listed(when, m["ip"], m["domain"])
                     matched += 1
                     continue
             # Anything else: the daemon's record(), without reading the header again.
