@@ -1,10 +1,12 @@
 """loganalyze: find the legitimate senders that Postfix's HELO restrictions reject.
 
-The pipeline, one module per stage: :mod:`sources` (files) -> :mod:`parse`
-(lines to records) -> :mod:`sessions` (records to SMTP sessions) ->
-:mod:`senders` (sessions to senders) -> :mod:`checks` + :mod:`dns` (Postfix's
-HELO checks) -> :mod:`verdict` (evidence) -> :mod:`report` /
-:mod:`helo_access` (output). :func:`analyze_logs` runs it all.
+The pipeline, one package or module per stage: :mod:`input` (files, journal,
+rotation, cursors) -> :mod:`parse` (lines to records) -> :mod:`sessions` (records
+to SMTP sessions) -> :mod:`aggregate` (sessions to senders and clients) ->
+:mod:`judge` (Postfix's HELO checks, DNS, SPF, verdict) -> :mod:`output` (one
+module per format). :mod:`pipeline` wires them (:func:`analyze_logs`); the records
+between the stages are in :mod:`model`; :mod:`postfix` reads and writes
+Postfix's own files.
 
 The names below are imported on first use, so ``import loganalyze.parse``
 (or a worker process that only reads logs) does not load the DNS library, the
@@ -17,30 +19,30 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .analysis import Analysis, AnalyzeOptions, Finding, analyze_lines, analyze_logs
-    from .checks import Check, HeloCheckResult, check_helo
-    from .dns import DnsStatus, HostLookup, NoDnsResolver, StaticResolver
-    from .dns_resolver import DnsResolver
     from .errors import ConfigError, InputError, LogAnalyzeError
+    from .input.timeline import read_timeline
+    from .judge.checks import Check, HeloCheckResult, check_helo
+    from .judge.dns import DnsStatus, HostLookup, NoDnsResolver, StaticResolver
+    from .judge.dns_resolver import DnsResolver
+    from .judge.verdict import Label, Verdict, Weights
     from .model import InputFormat, LogRecord
     from .parse import Tokenizer, tokenize
-    from .postfix_config import ServerIdentity, load_identity
+    from .pipeline import Analysis, AnalyzeOptions, Finding, analyze_lines, analyze_logs
+    from .postfix.config import ServerIdentity, load_identity
     from .sessions import HeloSession, build_sessions
-    from .timeline import read_timeline
-    from .verdict import Label, Verdict, Weights
 
 _EXPORTS = {
-    "analysis": ["Analysis", "AnalyzeOptions", "Finding", "analyze_lines", "analyze_logs"],
-    "checks": ["Check", "HeloCheckResult", "check_helo"],
-    "dns": ["DnsStatus", "HostLookup", "NoDnsResolver", "StaticResolver"],
-    "dns_resolver": ["DnsResolver"],
+    "pipeline": ["Analysis", "AnalyzeOptions", "Finding", "analyze_lines", "analyze_logs"],
+    "judge.checks": ["Check", "HeloCheckResult", "check_helo"],
+    "judge.dns": ["DnsStatus", "HostLookup", "NoDnsResolver", "StaticResolver"],
+    "judge.dns_resolver": ["DnsResolver"],
     "errors": ["ConfigError", "InputError", "LogAnalyzeError"],
-    "postfix_config": ["ServerIdentity", "load_identity"],
+    "postfix.config": ["ServerIdentity", "load_identity"],
     "sessions": ["HeloSession", "build_sessions"],
-    "timeline": ["read_timeline"],
+    "input.timeline": ["read_timeline"],
     "model": ["InputFormat", "LogRecord"],
     "parse": ["Tokenizer", "tokenize"],
-    "verdict": ["Label", "Verdict", "Weights"],
+    "judge.verdict": ["Label", "Verdict", "Weights"],
     # The DataFrame API lives in frames.py, the only module that imports pandas.
     "frames": ["COLUMNS", "analyze", "check_frame", "findings_frame", "read_events",
                "senders_frame", "sessions_frame", "suggestions_frame"],
@@ -85,7 +87,7 @@ def __getattr__(name: str) -> object:
     module = _MODULE_OF.get(name)
     if module is None:
         if not name.startswith("_"):
-            # A submodule not imported yet (``loganalyze.sources``), as before.
+            # A submodule not imported yet (``loganalyze.input.files``), as before.
             try:
                 return import_module(f".{name}", __name__)
             except ModuleNotFoundError as exc:

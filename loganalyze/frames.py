@@ -1,7 +1,7 @@
 """pandas DataFrames of mail logs: events, sessions, senders, checks, findings, suggestions.
 
 The same pipeline as the command line (:mod:`tokenizer`, :mod:`sessions`,
-:mod:`senders`, :func:`~loganalyze.analysis.judge_traffic`), ending in a
+:mod:`senders`, :func:`~loganalyze.pipeline.judge_traffic`), ending in a
 DataFrame instead of a report. This is the only module that imports pandas.
 
 Every frame has a fixed schema: a ``*_COLUMNS`` dict (column name -> dtype)
@@ -42,25 +42,25 @@ from typing import Any, TypedDict, cast
 import numpy as np
 import pandas as pd
 
-from .analysis import (
+from .aggregate import SenderStats
+from .compat import Unpack, parse_iso
+from .input.files import read_lines
+from .judge.checks import Check, check_for_reason, check_helo, dns_query_name
+from .judge.dns import HostResolver
+from .judge.dns_setup import make_resolver
+from .judge.verdict import Label, Weights
+from .model import Kind, LogRecord, Window
+from .parse import Tokenizer
+from .pipeline import (
     Analysis,
     AnalyzeOptions,
     Finding,
     analyze_lines,
     analyze_logs,
 )
-from .checks import Check, check_for_reason, check_helo, dns_query_name
-from .compat import Unpack, parse_iso
-from .dns import HostResolver
-from .dns_setup import make_resolver
-from .helo_access import HeloAccessTable, load_helo_access
-from .model import Kind, LogRecord, Window
-from .parse import Tokenizer
-from .postfix_config import ServerIdentity, default_identity, load_identity
-from .senders import SenderStats
+from .postfix.config import ServerIdentity, default_identity, load_identity
+from .postfix.helo_access import HeloAccessTable, load_helo_access
 from .sessions import HeloSession, SessionStats, build_sessions
-from .sources import read_lines
-from .verdict import Label, Weights
 
 __all__ = [
     "CHECK_COLUMNS",
@@ -177,7 +177,7 @@ class SessionSchema:
 
 @dataclass(frozen=True)
 class SenderSchema:
-    """Columns of :func:`senders_frame`: one :class:`~loganalyze.senders.SenderStats`."""
+    """Columns of :func:`senders_frame`: one :class:`~loganalyze.aggregate.SenderStats`."""
 
     client_ip: str = _STR
     helo: str = _STR
@@ -201,7 +201,7 @@ class SenderSchema:
 
 @dataclass(frozen=True)
 class CheckSchema:
-    """Columns of :func:`check_frame`: one :class:`~loganalyze.checks.HeloCheckResult`."""
+    """Columns of :func:`check_frame`: one :class:`~loganalyze.judge.checks.HeloCheckResult`."""
 
     helo: str = _STR
     invalid: str = "bool"
@@ -214,7 +214,7 @@ class CheckSchema:
 
 @dataclass(frozen=True)
 class FindingSchema:
-    """Columns of :func:`findings_frame`: one :class:`~loganalyze.analysis.Finding`,
+    """Columns of :func:`findings_frame`: one :class:`~loganalyze.pipeline.Finding`,
     with the keys of :func:`loganalyze.output.finding_record` plus ``suggested``."""
 
     helo: str = _STR
@@ -464,7 +464,7 @@ def _records(
     """Records of all inputs through one tokenizer (one timeline for year inference).
 
     Line numbers restart at 1 in each file when ``per_source``; otherwise they
-    run on across files, as in :func:`~loganalyze.analysis.analyze_logs`.
+    run on across files, as in :func:`~loganalyze.pipeline.analyze_logs`.
     """
     sources = _sources(logs)
     if per_source:
@@ -731,7 +731,7 @@ def analyze(
 ) -> Analysis:
     """Run the whole analysis once, as ``analyze LOG...`` does; pass the result to the frames.
 
-    DNS: ``resolver`` if given (e.g. a :class:`~loganalyze.dns.StaticResolver`),
+    DNS: ``resolver`` if given (e.g. a :class:`~loganalyze.judge.dns.StaticResolver`),
     else :func:`make_resolver` with the CLI's options; with neither ``no_dns``
     nor a resolver, the system's DNS is asked, as the CLI does. ``server`` (or
     ``postfix_config``, the directory of main.cf; default /etc/postfix if
@@ -812,7 +812,7 @@ def senders_frame(source: Analysis | LogInput, **options: Unpack[AnalyzeArgs]) -
 
     Only sessions whose HELO is known (from a reject, reject_warning or
     policyd-spf line) or that hit smtpd_helo_required make a sender. ``source``
-    is an :class:`~loganalyze.analysis.Analysis` from :func:`analyze`, or a log
+    is an :class:`~loganalyze.pipeline.Analysis` from :func:`analyze`, or a log
     with :func:`analyze`'s keyword arguments (DNS is not used for this frame,
     but ``since``/``until``/``year`` are).
 
@@ -915,7 +915,7 @@ def findings_frame(source: Analysis | LogInput, **options: Unpack[AnalyzeArgs]) 
     The rows and their order are those of ``analyze`` (suggested first, then
     legitimate, then by score); the columns are the JSON report's keys
     (:func:`loganalyze.output.finding_record`) plus ``suggested``. ``source``
-    is an :class:`~loganalyze.analysis.Analysis` from :func:`analyze`, or a log
+    is an :class:`~loganalyze.pipeline.Analysis` from :func:`analyze`, or a log
     with :func:`analyze`'s keyword arguments (DNS, server, helo_access, window).
 
     Schema (:data:`FINDING_COLUMNS`)::

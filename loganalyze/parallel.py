@@ -30,7 +30,19 @@ from itertools import chain
 from sys import intern
 from typing import Any
 
+from .aggregate import ClientStats, Collector, SenderStats, Traffic, collect_blocks
 from .errors import LogAnalyzeError
+from .input.files import (
+    file_size,
+    is_plain_file,
+    line_at,
+    line_boundaries,
+    line_start_before,
+    read_blocks,
+    read_lines,
+    read_range,
+)
+from .input.timeline import order_inputs
 from .model import (
     ALL_KINDS,
     EVERYTHING,
@@ -43,19 +55,7 @@ from .model import (
 )
 from .parse import Tokenizer
 from .parse.header import FirstStamp, resumes
-from .senders import ClientStats, Collector, SenderStats, Traffic, collect_blocks
 from .sessions import STALE_SECONDS, HeloSession, SessionStats
-from .sources import (
-    file_size,
-    is_plain_file,
-    line_at,
-    line_boundaries,
-    line_start_before,
-    read_blocks,
-    read_lines,
-    read_range,
-)
-from .timeline import order_inputs
 
 _SpfLine = tuple[datetime, str, str, str | None, str | None, str, str]
 """An SPF result line: time, host, client address, HELO, sender, result, identity."""

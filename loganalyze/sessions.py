@@ -18,7 +18,7 @@ from functools import lru_cache
 from sys import intern  # addresses: every sample holds the same local recipients again
 from typing import NamedTuple
 
-from .checks import Check, check_for_reason
+from .judge.checks import Check, check_for_reason
 from .model import Kind, LogRecord
 
 # A session with no disconnect that has been quiet this long is closed (its
@@ -219,7 +219,7 @@ class SessionBuilder:
 
         postscreen, dnsblog and SPF-reject records are evidence about a client,
         not part of an smtpd session: they are ignored here (see
-        :func:`loganalyze.senders.add_evidence`).
+        :func:`loganalyze.aggregate.add_evidence`).
         """
         self.apply(record)
         if self._done:

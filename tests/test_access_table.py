@@ -10,17 +10,17 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from loganalyze.access_table import (
+from loganalyze.judge.dns import DnsStatus, HostLookup, StaticResolver
+from loganalyze.judge.dns_resolver import DnsResolver
+from loganalyze.pipeline import AnalyzeOptions, analyze_logs
+from loganalyze.postfix.access_table import (
     domain_options,
     merge_table,
     review,
     write_atomically,
 )
-from loganalyze.analysis import AnalyzeOptions, analyze_logs
-from loganalyze.dns import DnsStatus, HostLookup, StaticResolver
-from loganalyze.dns_resolver import DnsResolver
-from loganalyze.helo_access import parse_helo_access
-from loganalyze.postfix_config import identity_from_params, load_identity
+from loganalyze.postfix.config import identity_from_params, load_identity
+from loganalyze.postfix.helo_access import parse_helo_access
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"

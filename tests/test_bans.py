@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from loganalyze.bans import (
+from loganalyze.errors import ConfigError
+from loganalyze.judge.bans import (
     CROWDSEC_HELO,
     DEBIAN_POSTFIX_JAIL,
     Fail2banJail,
@@ -28,7 +29,6 @@ from loganalyze.bans import (
     first_overflow,
     load_fail2ban_jail,
 )
-from loganalyze.errors import ConfigError
 from loganalyze.parse import Tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""Tests for loganalyze.checks: Postfix's three HELO checks, re-run offline.
+"""Tests for loganalyze.judge.checks: Postfix's three HELO checks, re-run offline.
 
 Expected values come from Postfix's source (cited per row) and from the
 verified table and real Postfix 3.7.11 logs (tests/data/peer-logs); they were written
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from loganalyze.checks import (
+from loganalyze.judge.checks import (
     NOT_QUERIED,
     Check,
     HeloCheckResult,
@@ -30,7 +30,7 @@ from loganalyze.checks import (
     valid_ipv6_hostaddr,
     valid_mailhost_addr,
 )
-from loganalyze.dns import DnsStatus, HostLookup
+from loganalyze.judge.dns import DnsStatus, HostLookup
 
 PEER_LOGS = Path(__file__).resolve().parent / "data" / "peer-logs"
 HELO_LOGS = sorted(PEER_LOGS.glob("local_postfix-3.7.11_maillog_helo-checks-*.log"))

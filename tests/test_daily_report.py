@@ -24,9 +24,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from loganalyze.analysis import AnalyzeOptions
-from loganalyze.cli_report import report_command
-from loganalyze.daily_report import (
+from loganalyze.cli.report import report_command
+from loganalyze.daily.run import (
     DailyReport,
     ReportFormat,
     ReportSettings,
@@ -38,12 +37,13 @@ from loganalyze.daily_report import (
     run_report,
     trace_entry,
 )
-from loganalyze.dns import DnsStatus, NoDnsResolver, StaticResolver
+from loganalyze.daily.state import StateLock
 from loganalyze.errors import ConfigError
-from loganalyze.incremental import JOURNAL
+from loganalyze.input.cursors import JOURNAL
+from loganalyze.judge.dns import DnsStatus, NoDnsResolver, StaticResolver
 from loganalyze.output import finding_record
-from loganalyze.postfix_config import load_identity
-from loganalyze.state import StateLock
+from loganalyze.pipeline import AnalyzeOptions
+from loganalyze.postfix.config import load_identity
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
@@ -323,9 +323,9 @@ def test_failure_before_commit_changes_nothing(tmp_path: Path) -> None:
 KILLED_RUN = textwrap.dedent("""\
     import sys, time
     from pathlib import Path
-    from loganalyze.analysis import AnalyzeOptions
-    from loganalyze.daily_report import ReportSettings, run_report
-    from loganalyze.dns import NoDnsResolver
+    from loganalyze.pipeline import AnalyzeOptions
+    from loganalyze.daily.run import ReportSettings, run_report
+    from loganalyze.judge.dns import NoDnsResolver
 
     def before_commit():
         Path(sys.argv[3]).write_text("ready")

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from dnsserver import DnsServer, DnsServerFactory, load_table
 
-from loganalyze.dns import (
+from loganalyze.errors import ConfigError
+from loganalyze.judge.dns import (
     DnsAnswer,
     DnsStatus,
     HostLookup,
@@ -24,9 +25,8 @@ from loganalyze.dns import (
     StaticResolver,
     parse_nameserver,
 )
-from loganalyze.dns_cache import DnsCache
-from loganalyze.dns_resolver import DnsResolver
-from loganalyze.errors import ConfigError
+from loganalyze.judge.dns_cache import DnsCache
+from loganalyze.judge.dns_resolver import DnsResolver
 
 QUICK = 0.3  # per-query timeout in these tests, seconds
 
@@ -396,7 +396,7 @@ def test_corrupt_cache_degrades_to_no_cache(
 ) -> None:
     path = tmp_path / "dns.sqlite"
     path.write_bytes(b"this is not an SQLite database, not even close" * 100)
-    with caplog.at_level(logging.WARNING, logger="loganalyze.dns_cache"):
+    with caplog.at_level(logging.WARNING, logger="loganalyze.judge.dns_cache"):
         cache = DnsCache(path)
     assert not cache.enabled
     assert "disabled" in caplog.text
@@ -410,7 +410,7 @@ def test_unwritable_cache_location_degrades_to_no_cache(
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with caplog.at_level(logging.WARNING, logger="loganalyze.dns_cache"):
+    with caplog.at_level(logging.WARNING, logger="loganalyze.judge.dns_cache"):
         cache = DnsCache(blocker / "sub" / "dns.sqlite")
     assert not cache.enabled
     assert not cache.put(HostLookup("a.example", DnsStatus.FOUND), 60)
@@ -425,7 +425,7 @@ def test_cache_failing_later_turns_itself_off(
     cache = DnsCache(path)
     with closing(sqlite3.connect(path)) as other:  # a Connection's own "with" does not close
         other.execute("DROP TABLE host")
-    with caplog.at_level(logging.WARNING, logger="loganalyze.dns_cache"):
+    with caplog.at_level(logging.WARNING, logger="loganalyze.judge.dns_cache"):
         assert cache.get("a.example") is None
     assert not cache.enabled
     assert "disabled" in caplog.text

@@ -27,11 +27,11 @@ from typing import Any
 import pytest
 
 from loganalyze import frames, parallel
-from loganalyze.analysis import AnalyzeOptions, Finding, analyze_logs
-from loganalyze.daily_report import DailyReport, ReportSettings, run_report
-from loganalyze.dns_resolver import DnsResolver
+from loganalyze.daily.run import DailyReport, ReportSettings, run_report
+from loganalyze.judge.dns_resolver import DnsResolver
 from loganalyze.output import finding_record
-from loganalyze.postfix_config import ServerIdentity, load_identity
+from loganalyze.pipeline import AnalyzeOptions, Finding, analyze_logs
+from loganalyze.postfix.config import ServerIdentity, load_identity
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"

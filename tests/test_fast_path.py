@@ -24,12 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loganalyze.analysis import AnalyzeOptions, analyze_lines, judge_traffic
-from loganalyze.dns import NoDnsResolver
-from loganalyze.model import ALL_KINDS, EVIDENCE_KINDS, SESSION_KINDS, Kind
-from loganalyze.output import render_csv, render_json, write_csv, write_json
-from loganalyze.parse import Tokenizer
-from loganalyze.senders import (
+from loganalyze.aggregate import (
     ClientStats,
     Collector,
     SenderStats,
@@ -38,9 +33,14 @@ from loganalyze.senders import (
     add_session,
     collect_blocks,
 )
+from loganalyze.input.files import line_blocks, read_blocks, read_lines
+from loganalyze.input.timeline import read_timeline, read_timeline_blocks
+from loganalyze.judge.dns import NoDnsResolver
+from loganalyze.model import ALL_KINDS, EVIDENCE_KINDS, SESSION_KINDS, Kind
+from loganalyze.output import render_csv, render_json, write_csv, write_json
+from loganalyze.parse import Tokenizer
+from loganalyze.pipeline import AnalyzeOptions, analyze_lines, judge_traffic
 from loganalyze.sessions import SessionBuilder
-from loganalyze.sources import line_blocks, read_blocks, read_lines
-from loganalyze.timeline import read_timeline, read_timeline_blocks
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
@@ -330,7 +330,7 @@ def test_empty_aggregates_read_like_fields() -> None:
 
 
 def test_tokenizer_import_is_light() -> None:
-    code = ("import sys, loganalyze, loganalyze.parse, loganalyze.timeline; "
+    code = ("import sys, loganalyze, loganalyze.parse, loganalyze.input.timeline; "
             "print(any(m == 'dns' or m.startswith(('dns.', 'publicsuffixlist', 'pandas')) "
             "for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -19,16 +19,16 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from loganalyze.analysis import AnalyzeOptions, analyze_lines
-from loganalyze.cli import app
+from loganalyze.cli.app import app
 from loganalyze.compat import UTC
-from loganalyze.dns import NoDnsResolver
+from loganalyze.input.files import read_lines
+from loganalyze.input.timeline import order_inputs, read_timeline
+from loganalyze.judge.dns import NoDnsResolver
 from loganalyze.model import ALL_KINDS, InputFormat
 from loganalyze.output import render_json
 from loganalyze.parse import Tokenizer
+from loganalyze.pipeline import AnalyzeOptions, analyze_lines
 from loganalyze.sessions import SessionStats, build_sessions
-from loganalyze.sources import read_lines
-from loganalyze.timeline import order_inputs, read_timeline
 
 FORMATS = Path(__file__).resolve().parent.parent / "fixtures" / "formats"
 NOW = datetime(2026, 11, 24, 23, 0, 0)

@@ -24,16 +24,16 @@ import pandas as pd
 import pytest
 
 import loganalyze.frames as lf
-from loganalyze.analysis import Analysis, AnalyzeOptions, Finding, analyze_lines
-from loganalyze.checks import check_for_reason, check_helo, dns_query_name
-from loganalyze.dns import DnsStatus, HostLookup, NoDnsResolver, StaticResolver
-from loganalyze.dns_resolver import DnsResolver
+from loganalyze.input.files import read_lines
+from loganalyze.judge.checks import check_for_reason, check_helo, dns_query_name
+from loganalyze.judge.dns import DnsStatus, HostLookup, NoDnsResolver, StaticResolver
+from loganalyze.judge.dns_resolver import DnsResolver
 from loganalyze.model import Kind, LogRecord
 from loganalyze.output import finding_record, render_helo_access
 from loganalyze.parse import Tokenizer
-from loganalyze.postfix_config import ServerIdentity, load_identity
+from loganalyze.pipeline import Analysis, AnalyzeOptions, Finding, analyze_lines
+from loganalyze.postfix.config import ServerIdentity, load_identity
 from loganalyze.sessions import build_sessions
-from loganalyze.sources import read_lines
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "fixtures" / "mail.log"

@@ -7,13 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loganalyze.errors import ConfigError
-from loganalyze.helo_access import (
+from loganalyze.postfix.config import identity_from_params, parse_main_cf
+from loganalyze.postfix.helo_access import (
     client_access_line,
     format_entry,
     parse_helo_access,
     unsafe_reason,
 )
-from loganalyze.postfix_config import identity_from_params, parse_main_cf
 
 SERVER = identity_from_params(
     parse_main_cf(
@@ -149,7 +149,7 @@ def test_main_cf_identity() -> None:
 
 
 def test_identity_from_postconf_n_output(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from loganalyze.postfix_config import load_identity
+    from loganalyze.postfix.config import load_identity
 
     # `postconf -n > file` writes one "name = value" line per setting, no continuations.
     saved = tmp_path / "postconf-n.txt"
@@ -169,7 +169,7 @@ def test_identity_from_postconf_n_output(tmp_path) -> None:  # type: ignore[no-u
 
 
 def test_restriction_order_advice() -> None:
-    from loganalyze.postfix_config import restriction_advice
+    from loganalyze.postfix.config import restriction_advice
 
     def advice(value: str) -> str | None:
         return restriction_advice(identity_from_params({

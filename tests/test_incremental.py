@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from loganalyze.errors import InputError
-from loganalyze.incremental import (
+from loganalyze.input.cursors import (
     JOURNAL,
     Cursor,
     FileLog,

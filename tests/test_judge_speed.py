@@ -15,8 +15,8 @@ import statistics
 
 import pytest
 
-from loganalyze.analysis import AnalyzeOptions, judge_traffic
-from loganalyze.checks import (
+from loganalyze.aggregate import Traffic
+from loganalyze.judge.checks import (
     check_helo,
     dns_query_name,
     invalid_reply,
@@ -25,10 +25,10 @@ from loganalyze.checks import (
     valid_hostname,
     valid_ipv4_hostaddr,
 )
-from loganalyze.dns import DnsStatus, HostLookup, NoDnsResolver
-from loganalyze.domains import _IPV4, _psl, registered_domain, same_organisation
-from loganalyze.senders import Traffic
-from loganalyze.verdict import _median
+from loganalyze.judge.dns import DnsStatus, HostLookup, NoDnsResolver
+from loganalyze.judge.domains import _IPV4, _psl, registered_domain, same_organisation
+from loganalyze.judge.verdict import _median
+from loganalyze.pipeline import AnalyzeOptions, judge_traffic
 
 # --- transcriptions of Postfix's loops (util/valid_hostname.c), the reference ---------
 

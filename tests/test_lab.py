@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from loganalyze.analysis import AnalyzeOptions, analyze_logs
-from loganalyze.dns_resolver import DnsResolver
-from loganalyze.helo_access import parse_helo_access
+from loganalyze.judge.dns_resolver import DnsResolver
 from loganalyze.output import finding_record
-from loganalyze.postfix_config import identity_from_params
+from loganalyze.pipeline import AnalyzeOptions, analyze_logs
+from loganalyze.postfix.config import identity_from_params
+from loganalyze.postfix.helo_access import parse_helo_access
 
 LAB = Path(__file__).resolve().parent.parent / "fixtures" / "lab"
 SCENARIOS = sorted(p.name for p in (LAB / "recorded").iterdir() if p.is_dir())

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from loganalyze import parallel
-from loganalyze.analysis import Analysis, AnalyzeOptions, analyze_logs
-from loganalyze.dns import NoDnsResolver
 from loganalyze.errors import InputError, LogAnalyzeError
+from loganalyze.judge.dns import NoDnsResolver
 from loganalyze.output import finding_record
-from loganalyze.postfix_config import load_identity
+from loganalyze.pipeline import Analysis, AnalyzeOptions, analyze_logs
+from loganalyze.postfix.config import load_identity
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"

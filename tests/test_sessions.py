@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from loganalyze.checks import Check
+from loganalyze.judge.checks import Check
 from loganalyze.parse import Tokenizer
 from loganalyze.sessions import SessionStats, build_sessions
 

@@ -18,13 +18,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from loganalyze import sources
-from loganalyze.cli import app
+from loganalyze.cli.app import app
 from loganalyze.errors import InputError
+from loganalyze.input import files as sources
+from loganalyze.input.files import read_lines
+from loganalyze.input.timeline import order_inputs, probe, read_timeline
 from loganalyze.model import InputFormat
 from loganalyze.parse import Tokenizer
-from loganalyze.sources import read_lines
-from loganalyze.timeline import order_inputs, probe, read_timeline
 
 FORMATS = Path(__file__).resolve().parent.parent / "fixtures" / "formats"
 DAY = (FORMATS / "day.log").read_bytes()

@@ -12,13 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from loganalyze import cli_report, incremental
+from loganalyze.cli import report as cli_report
+from loganalyze.input import cursors as incremental
 
 REPO = Path(__file__).resolve().parent.parent
 
 # Never needed to read a log and judge it without DNS.
 NOT_FOR_NO_DNS = [
-    "dns",  # dnspython (loganalyze.dns itself is light)
+    "dns",  # dnspython (loganalyze.judge.dns itself is light)
     "asyncio",
     "sqlite3",
     "spf",
@@ -28,10 +29,10 @@ NOT_FOR_NO_DNS = [
     "statistics",
     "tomllib",
     "zoneinfo",
-    "loganalyze.daily_report",
-    "loganalyze.state",
-    "loganalyze.incremental",
-    "loganalyze.dns_cache",
+    "loganalyze.daily.run",
+    "loganalyze.daily.state",
+    "loganalyze.input.cursors",
+    "loganalyze.judge.dns_cache",
     "loganalyze.frames",
 ]
 
@@ -45,14 +46,14 @@ def loaded_after(code: str) -> set[str]:
 
 
 def test_importing_the_cli_loads_no_heavy_module() -> None:
-    loaded = loaded_after("import loganalyze.cli")
+    loaded = loaded_after("import loganalyze.cli.app")
     assert sorted(loaded & set(NOT_FOR_NO_DNS)) == []
 
 
 def test_analyze_no_dns_json_loads_no_heavy_module() -> None:
     code = (
         "import contextlib, io, sys\n"
-        "from loganalyze.cli import analyze_main\n"
+        "from loganalyze.cli.app import analyze_main\n"
         "sys.argv = ['analyze', 'fixtures/mail.log', '--format', 'json', '--no-dns',"
         " '--year', '2026', '--quiet']\n"
         "out = io.StringIO()\n"
@@ -70,7 +71,7 @@ def test_analyze_no_dns_json_loads_no_heavy_module() -> None:
 
 def test_dns_resolver_still_loads_dnspython_when_built() -> None:
     loaded = loaded_after(
-        "from loganalyze.dns_resolver import DnsResolver\n"
+        "from loganalyze.judge.dns_resolver import DnsResolver\n"
         "DnsResolver(['127.0.0.1:53'])\n"
     )
     assert {"dns.asyncresolver", "dns.nameserver"} <= loaded

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from loganalyze import state as state_module
-from loganalyze.analysis import Finding
-from loganalyze.checks import Check
-from loganalyze.state import (
+from loganalyze.daily import state as state_module
+from loganalyze.daily.state import (
     SCHEMA_VERSION,
     DayCount,
     State,
@@ -27,7 +25,9 @@ from loganalyze.state import (
     migrate,
     schema_version,
 )
-from loganalyze.verdict import Evidence, Label, Verdict
+from loganalyze.judge.checks import Check
+from loganalyze.judge.verdict import Evidence, Label, Verdict
+from loganalyze.pipeline import Finding
 
 T0 = datetime(2026, 8, 16, 10, 0)
 
@@ -160,7 +160,7 @@ def test_lock_dies_with_its_process(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""\
         import sys, time
         from pathlib import Path
-        from loganalyze.state import StateLock
+        from loganalyze.daily.state import StateLock
         StateLock(Path({str(path)!r})).acquire()
         print("locked", flush=True)
         time.sleep(60)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from loganalyze.analysis import AnalyzeOptions, analyze_lines
-from loganalyze.dns import DnsStatus, NoDnsResolver, StaticResolver
-from loganalyze.dns_resolver import DnsResolver
 from loganalyze.errors import ConfigError
-from loganalyze.postfix_config import identity_from_params
-from loganalyze.verdict import DEFAULT_WEIGHTS, Label, load_weights
+from loganalyze.judge.dns import DnsStatus, NoDnsResolver, StaticResolver
+from loganalyze.judge.dns_resolver import DnsResolver
+from loganalyze.judge.verdict import DEFAULT_WEIGHTS, Label, load_weights
+from loganalyze.pipeline import AnalyzeOptions, analyze_lines
+from loganalyze.postfix.config import identity_from_params
 
 SERVER = identity_from_params({"myhostname": "mail.example.com", "mydomain": "example.com"})
 NOW = datetime(2026, 11, 24)

@@ -25,7 +25,7 @@ from .summary import render_summary, render_unparsed
 from .table import render_suggest, render_table
 
 if TYPE_CHECKING:
-    from ..analysis import Finding
+    from ..pipeline import Finding
 
 __all__ = [
     "OutputFormat",

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..helo_access import client_access_line
+from ..postfix.helo_access import client_access_line
 
 if TYPE_CHECKING:
-    from ..analysis import Finding
+    from ..pipeline import Finding
 
 
 def render_helo_access(findings: Sequence[Finding]) -> str:

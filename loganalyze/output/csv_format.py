@@ -10,7 +10,7 @@ from .escape import display_text
 from .records import finding_record
 
 if TYPE_CHECKING:
-    from ..analysis import Finding
+    from ..pipeline import Finding
 
 _CSV_FIELDS = ["helo", "client_ip", "client_name", "check", "rejected", "verdict", "score",
                "evidence", "sessions", "first_seen", "last_seen", "spf", "dns", "access_line"]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 from .records import finding_record
 
 if TYPE_CHECKING:
-    from ..analysis import Finding
+    from ..pipeline import Finding
 
 
 def render_json(findings: Sequence[Finding]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..analysis import Finding
+    from ..pipeline import Finding
 
 
 def finding_record(finding: Finding) -> dict[str, Any]:

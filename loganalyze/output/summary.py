@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from .escape import display_text
 
 if TYPE_CHECKING:
-    from ..analysis import Analysis
+    from ..pipeline import Analysis
 
 
 def render_summary(analysis: Analysis) -> str:

@@ -9,7 +9,7 @@ from .access import render_helo_access
 from .escape import display_text
 
 if TYPE_CHECKING:
-    from ..analysis import Finding
+    from ..pipeline import Finding
 
 
 def _when(finding: Finding) -> str:

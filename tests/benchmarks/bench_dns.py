@@ -25,8 +25,8 @@ sys.path[:0] = [str(TESTS), str(TESTS.parent)]
 
 from dnsserver import DnsServer  # noqa: E402
 
-from loganalyze.dns import DnsStatus  # noqa: E402
-from loganalyze.dns_resolver import DnsResolver  # noqa: E402
+from loganalyze.judge.dns import DnsStatus  # noqa: E402
+from loganalyze.judge.dns_resolver import DnsResolver  # noqa: E402
 
 
 def serve(table: dict[str, dict[str, list[str]]], latency: float, conn: Connection) -> None:

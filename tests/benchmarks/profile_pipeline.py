@@ -7,11 +7,11 @@
 Stages, each timed in CPU seconds (the best of ``--repeat`` runs), with the
 resident memory after it:
 
-* ``read``: the file to blocks of lines (:func:`loganalyze.timeline.read_timeline_blocks`);
+* ``read``: the file to blocks of lines (:func:`loganalyze.input.timeline.read_timeline_blocks`);
 * ``tokenize``: :meth:`Tokenizer.scan` into a sink that does nothing;
-* ``collect``: :meth:`Tokenizer.scan` into a :class:`loganalyze.senders.Collector`
+* ``collect``: :meth:`Tokenizer.scan` into a :class:`loganalyze.aggregate.Collector`
   (sessions, senders, clients), on the blocks already read;
-* ``judge``: checks and verdicts without DNS (:func:`loganalyze.analysis.judge_traffic`),
+* ``judge``: checks and verdicts without DNS (:func:`loganalyze.pipeline.judge_traffic`),
   with loganalyze's caches emptied first (a run pays for filling them, the public
   suffix list included);
 * ``render``: the JSON report, written to /dev/null.
@@ -34,13 +34,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from loganalyze.analysis import AnalyzeOptions, judge_traffic
-from loganalyze.dns import NoDnsResolver
+from loganalyze.aggregate import Collector, collect_blocks
+from loganalyze.input.timeline import read_timeline_blocks
+from loganalyze.judge.dns import NoDnsResolver
 from loganalyze.model import ALL_KINDS, LogRecord
 from loganalyze.output import write_json
 from loganalyze.parse import Tokenizer
-from loganalyze.senders import Collector, collect_blocks
-from loganalyze.timeline import read_timeline_blocks
+from loganalyze.pipeline import AnalyzeOptions, judge_traffic
 
 
 class NullSink:

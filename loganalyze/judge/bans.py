@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 
-from .compat import UTC
-from .errors import ConfigError
+from ..compat import UTC
+from ..errors import ConfigError
 
 __all__ = [
     "CROWDSEC_HELO",

@@ -21,7 +21,7 @@ from functools import partial
 from sys import intern
 from typing import Any
 
-from .checks import Check
+from .judge.checks import Check
 from .model import EVERYTHING, EVIDENCE_KINDS, Kind, LogRecord, Window
 from .parse import Tokenizer
 from .sessions import HeloSession, Reject, SessionBuilder

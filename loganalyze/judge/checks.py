@@ -4,7 +4,7 @@ The functions here answer, for one HELO value as Postfix stored and logged it,
 what ``reject_invalid_helo_hostname``, ``reject_non_fqdn_helo_hostname`` and
 ``reject_unknown_helo_hostname`` would say, with the exact reply text that
 Postfix logs at the default reply codes.  DNS is not asked here: the caller
-passes the :class:`~loganalyze.dns.HostLookup` for :func:`dns_query_name`.
+passes the :class:`~loganalyze.judge.dns.HostLookup` for :func:`dns_query_name`.
 
 Sources (read for facts, Postfix 3.0 to 3.12; the checks are the same there):
 
@@ -28,9 +28,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from loganalyze.dns import DnsStatus, HostLookup
+from loganalyze.judge.dns import DnsStatus, HostLookup
 
-from .compat import StrEnum
+from ..compat import StrEnum
 
 __all__ = [
     "NOT_QUERIED",
@@ -521,7 +521,7 @@ class HeloCheckResult:
     """True if ``reject_unknown_helo_hostname`` rejects it; None when undetermined
     (DNS skipped, or a temporary DNS failure that Postfix would defer)."""
     dns: str
-    """A :class:`~loganalyze.dns.DnsStatus` value, or ``"not_queried"`` when
+    """A :class:`~loganalyze.judge.dns.DnsStatus` value, or ``"not_queried"`` when
     Postfix decides without DNS (literal, bare IP, bad syntax, trailing dot)."""
     reply: str | None
     """The reply of the first failing check in the order invalid, non_fqdn,

@@ -36,7 +36,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from .errors import InputError
+from ..errors import InputError
 
 STDIN = "-"
 _MAGIC = {

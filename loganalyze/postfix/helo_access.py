@@ -19,9 +19,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .domains import is_ip_address, registered_domain
-from .errors import ConfigError
-from .postfix_config import ServerIdentity
+from ..errors import ConfigError
+from ..judge.domains import is_ip_address, registered_domain
+from .config import ServerIdentity
 
 # One token of host-name characters; nothing else may reach a table line.
 _SAFE_KEY = re.compile(r"[a-z0-9_][a-z0-9_.-]{0,254}")

@@ -4,7 +4,7 @@ One database per mail server, written only by ``loganalyze report``. It
 keeps every sender ever judged (client address + HELO) with first and last
 seen and counts per day, each run's verdicts, every helo_access line that
 was suggested (with its evidence, so an entry can be traced back later), and
-where each log was read up to (see :mod:`loganalyze.incremental`).
+where each log was read up to (see :mod:`loganalyze.input.cursors`).
 
 Consistency rules:
 
@@ -33,8 +33,8 @@ from typing import Any
 
 import platformdirs
 
-from .analysis import Finding
-from .errors import LogAnalyzeError
+from ..errors import LogAnalyzeError
+from ..pipeline import Finding
 
 SYSTEM_STATE = Path("/var/lib/loganalyze/state.sqlite")
 """The state file of a system-wide cron job (used when running as root)."""

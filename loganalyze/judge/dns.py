@@ -1,7 +1,7 @@
 """DNS answers as the checks see them, and the resolvers that need no network.
 
 A resolver is anything with ``lookup_hosts(names) -> {name: HostLookup}``
-(:class:`HostResolver`): the real one, :class:`~loganalyze.dns_resolver.DnsResolver`,
+(:class:`HostResolver`): the real one, :class:`~loganalyze.judge.dns_resolver.DnsResolver`,
 asks DNS what Postfix's ``reject_unknown_helo_hostname`` asks;
 :class:`StaticResolver` answers from a table and :class:`NoDnsResolver`
 answers nothing (``--no-dns``).  This module imports no dnspython, so a run
@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import NamedTuple, Protocol
 
-from .compat import StrEnum
-from .errors import ConfigError
+from ..compat import StrEnum
+from ..errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONCURRENCY",

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from itertools import chain, islice
 
-from .model import InputFormat
-from .parse import Tokenizer, detect_format
-from .sources import STDIN, file_mtime, line_blocks, read_blocks, read_lines
+from ..model import InputFormat
+from ..parse import Tokenizer, detect_format
+from .files import STDIN, file_mtime, line_blocks, read_blocks, read_lines
 
 # Lines read from the start of each input to detect its format and first time.
 _HEAD = 200
@@ -54,7 +54,7 @@ class TimelineInput:
         return read_lines(self.name)
 
     def blocks(self) -> Iterator[list[str]]:
-        """All lines of this input in lists, as :func:`~loganalyze.sources.read_blocks`."""
+        """All lines of this input in lists, as :func:`~loganalyze.input.files.read_blocks`."""
         if self._rest is not None:
             head, rest = self._head or [], self._rest
             self._head, self._rest = None, None

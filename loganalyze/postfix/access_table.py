@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .analysis import Analysis, Finding
-from .checks import HeloCheckResult, check_helo, dns_query_name
-from .dns import HostResolver
-from .domains import has_public_suffix, registered_domain
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..judge.checks import HeloCheckResult, check_helo, dns_query_name
+from ..judge.dns import HostResolver
+from ..judge.domains import has_public_suffix, registered_domain
+from ..judge.verdict import Label
+from ..pipeline import Analysis, Finding
+from .config import ServerIdentity
 from .helo_access import HeloAccessTable, access_key, comment_text, unsafe_reason
-from .postfix_config import ServerIdentity
-from .verdict import Label
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 _REF = re.compile(r"\$(?:\{(\w+)\}|\((\w+)\)|(\w+))")
 

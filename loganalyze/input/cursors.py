@@ -80,10 +80,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol, cast
 
-from .errors import InputError
-from .model import EVIDENCE_KINDS, Kind, LogRecord
-from .parse import Tokenizer
-from .sessions import HeloSession, SessionBuilder
+from ..errors import InputError
+from ..model import EVIDENCE_KINDS, Kind, LogRecord
+from ..parse import Tokenizer
+from ..sessions import HeloSession, SessionBuilder
 
 FINGERPRINT_BYTES = 4096
 """How many leading bytes identify a log file (fewer if the file was shorter)."""
@@ -163,7 +163,7 @@ class Cursor:
     """Wall clock of the run that stored the cursor."""
 
     def to_record(self) -> dict[str, Any]:
-        """The ``cursors`` row (see :meth:`loganalyze.state.State.save_cursor`)."""
+        """The ``cursors`` row (see :meth:`loganalyze.daily.state.State.save_cursor`)."""
         record: dict[str, Any] = {
             "source": self.source, "kind": self.kind, "size": self.size,
             "held": [p.to_json() for p in self.held],

@@ -8,10 +8,10 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from .dns import HostResolver
-from .dns_setup import make_resolver
-from .postfix_config import ServerIdentity, default_identity, load_identity
-from .progress import ProgressSink
+from ..judge.dns import HostResolver
+from ..judge.dns_setup import make_resolver
+from ..postfix.config import ServerIdentity, default_identity, load_identity
+from ..progress import ProgressSink
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -1,7 +1,7 @@
 """A persistent DNS answer cache in SQLite, so cron runs do not ask the same names again.
 
-One row per name holds the combined :class:`~loganalyze.dns.HostLookup` and
-when it expires.  :class:`~loganalyze.dns_resolver.DnsResolver` decides how long an
+One row per name holds the combined :class:`~loganalyze.judge.dns.HostLookup` and
+when it expires.  :class:`~loganalyze.judge.dns_resolver.DnsResolver` decides how long an
 answer may live (the records' minimum TTL, or the RFC 2308 SOA minimum for
 NXDOMAIN/NODATA) and never stores temporary failures; the cache caps those
 lifetimes.  Any trouble with the file (corrupt, unwritable, locked for too

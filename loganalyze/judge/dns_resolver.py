@@ -4,7 +4,7 @@
 (postfix-reference 1.5, from Postfix ``dns/dns_lookup.c`` and
 ``smtpd/smtpd_check.c``): A, then AAAA, then MX for the name as an absolute
 name, stopping at the first success, and folds the answers into one
-:class:`~loganalyze.dns.DnsStatus`.  Many names are in flight at once on
+:class:`~loganalyze.judge.dns.DnsStatus`.  Many names are in flight at once on
 dnspython's asynchronous resolver; callers see a plain synchronous
 :meth:`DnsResolver.lookup_hosts`.
 
@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
 
+from ..errors import ConfigError
 from .checks import valid_hostname
 from .dns import (
     DEFAULT_CONCURRENCY,
@@ -29,7 +30,6 @@ from .dns import (
     lookup_key,
     parse_nameserver,
 )
-from .errors import ConfigError
 
 if TYPE_CHECKING:
     import dns.message

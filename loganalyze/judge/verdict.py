@@ -13,12 +13,12 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .compat import StrEnum, toml_module
+from ..aggregate import _KEEP as RECIPIENT_EXAMPLES
+from ..aggregate import ClientStats, SenderStats
+from ..compat import StrEnum, toml_module
+from ..errors import ConfigError
 from .domains import is_generic_name, registered_domain, same_organisation
-from .errors import ConfigError
-from .senders import _KEEP as RECIPIENT_EXAMPLES
-from .senders import ClientStats, SenderStats
-from .spf_check import SpfOutcome
+from .spf import SpfOutcome
 
 
 class Label(StrEnum):

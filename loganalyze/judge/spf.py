@@ -3,7 +3,7 @@
 With the tutorial's restrictions a HELO reject happens before
 ``check_policy_service``, so a rejected sender has no policyd-spf line. We
 evaluate SPF ourselves with pyspf (the library spf-engine uses), answering
-its DNS questions from :class:`~loganalyze.dns_resolver.DnsResolver` so that
+its DNS questions from :class:`~loganalyze.judge.dns_resolver.DnsResolver` so that
 ``--nameserver``, the deadline and the per-run memo apply, and nothing
 reaches the network in tests but the loopback server.
 """

@@ -1,8 +1,8 @@
 """The daily report: what is new in the mail log since the last run, with history.
 
-:func:`run_report` reads the new part of each log (:mod:`loganalyze.incremental`),
+:func:`run_report` reads the new part of each log (:mod:`loganalyze.input.cursors`),
 judges the senders of the sessions that ended in it (:func:`judge_traffic`),
-compares them with what the state remembers (:mod:`loganalyze.state`), hands the
+compares them with what the state remembers (:mod:`loganalyze.daily.state`), hands the
 finished :class:`DailyReport` to an ``output`` callback and only then commits
 the state, so a run that fails or is killed anywhere before that changes
 nothing. The renderers (:func:`render_text`, :func:`render_html`,
@@ -24,21 +24,21 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .analysis import AnalyzeOptions, Finding, judge_traffic
-from .checks import Check, check_helo, dns_query_name
-from .compat import parse_iso
-from .dns import HostLookup
-from .errors import ConfigError
-from .helo_access import access_key, comment_text
-from .incremental import Cursor, open_source, read_sessions, source_key
-from .model import ALL_KINDS, LogRecord, Window
-from .output import ReportFormat, display_text, finding_record
-from .parse import Tokenizer
-from .senders import Traffic, add_evidence, add_session
-from .sessions import HeloSession
+from .. import __version__
+from ..aggregate import Traffic, add_evidence, add_session
+from ..compat import parse_iso
+from ..errors import ConfigError
+from ..input.cursors import Cursor, open_source, read_sessions, source_key
+from ..judge.checks import Check, check_helo, dns_query_name
+from ..judge.dns import HostLookup
+from ..judge.verdict import Label
+from ..model import ALL_KINDS, LogRecord, Window
+from ..output import ReportFormat, display_text, finding_record
+from ..parse import Tokenizer
+from ..pipeline import AnalyzeOptions, Finding, judge_traffic
+from ..postfix.helo_access import access_key, comment_text
+from ..sessions import HeloSession
 from .state import DayCount, SenderHistory, State, StateLock
-from .verdict import Label
 
 WIDTH = 80
 """Line width of the text report."""

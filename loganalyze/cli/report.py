@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .cli_options import (
+from ..compat import parse_iso
+from ..output import ReportFormat
+from .options import (
     CacheOpt,
     DeadlineOpt,
     HeloAccessOpt,
@@ -29,11 +31,9 @@ from .cli_options import (
     resolver_for,
     server_identity,
 )
-from .compat import parse_iso
-from .output import ReportFormat
 
 if TYPE_CHECKING:
-    from .daily_report import DailyReport
+    from ..daily.run import DailyReport
 
 # incremental.JOURNAL, spelled out so that registering the command does not load the
 # incremental reader (tests/test_startup.py checks that the two agree).
@@ -93,13 +93,13 @@ def report_command(
     # The report's machinery is loaded only when the command runs (not for `analyze`).
     import sqlite3
 
-    from .analysis import AnalyzeOptions
-    from .daily_report import ReportSettings, parse_when, render, run_report
-    from .errors import LogAnalyzeError
-    from .helo_access import load_helo_access
-    from .incremental import default_logs
-    from .progress import progress
-    from .state import StateLockedError, default_state_path
+    from ..daily.run import ReportSettings, parse_when, render, run_report
+    from ..daily.state import StateLockedError, default_state_path
+    from ..errors import LogAnalyzeError
+    from ..input.cursors import default_logs
+    from ..pipeline import AnalyzeOptions
+    from ..postfix.helo_access import load_helo_access
+    from ..progress import progress
 
     try:
         clock = parse_iso(now) if now else datetime.now()

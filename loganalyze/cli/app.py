@@ -14,7 +14,25 @@ from typing import Annotated
 
 import typer
 
-from .access_table import (
+from ..compat import StrEnum
+from ..errors import LogAnalyzeError
+from ..judge.checks import check_helo, dns_query_name, sanitize_helo
+from ..judge.verdict import DEFAULT_WEIGHTS, load_weights
+from ..model import InputFormat
+from ..output import (
+    OutputFormat,
+    display_text,
+    render_client_access,
+    render_helo_access,
+    render_suggest,
+    render_summary,
+    render_table,
+    render_unparsed,
+    write_csv,
+    write_json,
+)
+from ..pipeline import Analysis, AnalyzeOptions, analyze_logs
+from ..postfix.access_table import (
     domain_options,
     merge_table,
     render_domain_options,
@@ -22,9 +40,10 @@ from .access_table import (
     review,
     write_atomically,
 )
-from .analysis import Analysis, AnalyzeOptions, analyze_logs
-from .checks import check_helo, dns_query_name, sanitize_helo
-from .cli_options import (
+from ..postfix.config import restriction_advice
+from ..postfix.helo_access import load_helo_access
+from ..progress import progress
+from .options import (
     CacheOpt,
     DeadlineOpt,
     HeloAccessOpt,
@@ -38,26 +57,7 @@ from .cli_options import (
     resolver_for,
     server_identity,
 )
-from .cli_report import report_command
-from .compat import StrEnum
-from .errors import LogAnalyzeError
-from .helo_access import load_helo_access
-from .model import InputFormat
-from .output import (
-    OutputFormat,
-    display_text,
-    render_client_access,
-    render_helo_access,
-    render_suggest,
-    render_summary,
-    render_table,
-    render_unparsed,
-    write_csv,
-    write_json,
-)
-from .postfix_config import restriction_advice
-from .progress import progress
-from .verdict import DEFAULT_WEIGHTS, load_weights
+from .report import report_command
 
 
 class CheckFormat(StrEnum):
@@ -124,7 +124,8 @@ def analyze_command(
     weights: Annotated[
         Path | None,
         typer.Option("--weights", metavar="TOML",
-                     help="Evidence weights to override (see loganalyze/verdict.py: Weights)."),
+                     help="Evidence weights to override (their names: class Weights in "
+                          "loganalyze/judge/verdict.py)."),
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show samples of lines not understood.")

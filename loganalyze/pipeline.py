@@ -11,19 +11,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from .checks import Check, HeloCheckResult, check_helo, dns_query_name
-from .dns import HostLookup, HostResolver
-from .dns_resolver import DnsResolver
-from .helo_access import HeloAccessTable, format_entry, unsafe_reason
+from .aggregate import Collector, SenderStats, Traffic, collect_blocks
+from .input.files import line_blocks
+from .input.timeline import read_timeline_blocks
+from .judge.checks import Check, HeloCheckResult, check_helo, dns_query_name
+from .judge.dns import HostLookup, HostResolver
+from .judge.dns_resolver import DnsResolver
+from .judge.spf import SpfOutcome, check_many
+from .judge.verdict import DEFAULT_WEIGHTS, SPF_ORDER, Label, Verdict, Weights, judge
 from .model import ALL_KINDS, EVERYTHING, InputFormat, TokenizerStats, Window
 from .parse import Tokenizer
-from .postfix_config import ServerIdentity
-from .senders import Collector, SenderStats, Traffic, collect_blocks
+from .postfix.config import ServerIdentity
+from .postfix.helo_access import HeloAccessTable, format_entry, unsafe_reason
 from .sessions import SessionStats
-from .sources import line_blocks
-from .spf_check import SpfOutcome, check_many
-from .timeline import read_timeline_blocks
-from .verdict import DEFAULT_WEIGHTS, SPF_ORDER, Label, Verdict, Weights, judge
 
 # Resolvers that can answer the single questions SPF needs.
 QueryResolverTypes = (DnsResolver,)
@@ -292,7 +292,7 @@ def analyze_lines(lines: Iterable[str], options: AnalyzeOptions) -> Analysis:
 
 
 def analyze_blocks(blocks: Iterable[Sequence[str]], options: AnalyzeOptions) -> Analysis:
-    """Analyze a timeline given in blocks of lines (:func:`~loganalyze.sources.read_blocks`)."""
+    """Analyze a timeline given in blocks of lines (:func:`~loganalyze.input.files.read_blocks`)."""
     tokenizer = Tokenizer(year=options.year, now=options.now, tz=options.tz,
                           input_format=options.input_format, kinds=ALL_KINDS)
     collector = Collector(window=options.window)

@@ -1,0 +1,1 @@
+"""The daily report (``loganalyze report``): its run and its SQLite state."""
