@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .parse import Tokenizer, tokenize
     from .pipeline import Analysis, AnalyzeOptions, Finding, analyze_lines, analyze_logs
     from .postfix.config import ServerIdentity, load_identity
-    from .sessions import HeloSession, build_sessions
+    from .sessions import SmtpSession, build_sessions
 
 _EXPORTS = {
     "pipeline": ["Analysis", "AnalyzeOptions", "Finding", "analyze_lines", "analyze_logs"],
@@ -38,7 +38,7 @@ _EXPORTS = {
     "judge.dns_resolver": ["DnsResolver"],
     "errors": ["ConfigError", "InputError", "LogAnalyzeError"],
     "postfix.config": ["ServerIdentity", "load_identity"],
-    "sessions": ["HeloSession", "build_sessions"],
+    "sessions": ["SmtpSession", "build_sessions"],
     "input.timeline": ["read_timeline"],
     "model": ["InputFormat", "LogRecord"],
     "parse": ["Tokenizer", "tokenize"],
@@ -58,7 +58,7 @@ __all__ = [
     "DnsStatus",
     "Finding",
     "HeloCheckResult",
-    "HeloSession",
+    "SmtpSession",
     "HostLookup",
     "InputError",
     "InputFormat",

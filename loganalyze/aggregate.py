@@ -24,7 +24,7 @@ from typing import Any
 from .judge.checks import Check
 from .model import EVERYTHING, EVIDENCE_KINDS, Kind, LogRecord, Window
 from .parse import Tokenizer
-from .sessions import HeloSession, Reject, SessionBuilder
+from .sessions import Reject, SessionBuilder, SmtpSession
 
 # Enough to tell "few" from "many" recipients and to show examples.
 _KEEP = 50
@@ -381,7 +381,7 @@ def _domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower() if "@" in address else ""
 
 
-def add_session(traffic: Traffic, session: HeloSession) -> None:
+def add_session(traffic: Traffic, session: SmtpSession) -> None:
     """Fold one finished session into ``traffic``."""
     traffic.sessions += 1
     ip = session.client_ip
@@ -501,7 +501,7 @@ def add_evidence(traffic: Traffic, record: LogRecord) -> None:
         client.spf_rejects += 1
 
 
-class Collector(SessionBuilder):
+class TrafficCollector(SessionBuilder):
     """Records to senders in one step: the sink of :meth:`Tokenizer.scan`.
 
     A :class:`~loganalyze.sessions.SessionBuilder` whose completed sessions go
@@ -522,7 +522,7 @@ class Collector(SessionBuilder):
         else:
             holds = window.holds
 
-            def add_inside(session: HeloSession) -> None:
+            def add_inside(session: SmtpSession) -> None:
                 if holds(session.start):
                     add(session)
                 else:
@@ -582,7 +582,7 @@ def _add_list(client: ClientStats, domain: str) -> None:
 
 
 def collect_blocks(
-    blocks: Iterable[Sequence[str]], tokenizer: Tokenizer, collector: Collector,
+    blocks: Iterable[Sequence[str]], tokenizer: Tokenizer, collector: TrafficCollector,
     progress: Callable[[int], None] | None = None,
 ) -> None:
     """Stream blocks of lines through ``tokenizer`` into ``collector``, then finish it.
@@ -610,7 +610,7 @@ def collect_blocks(
         gc.set_threshold(*thresholds)
 
 
-def collect(sessions: Iterable[HeloSession], traffic: Traffic | None = None) -> Traffic:
+def collect(sessions: Iterable[SmtpSession], traffic: Traffic | None = None) -> Traffic:
     """Aggregate a stream of sessions."""
     traffic = traffic or Traffic()
     for session in sessions:

@@ -60,7 +60,7 @@ from .pipeline import (
 )
 from .postfix.config import ServerIdentity, default_identity, load_identity
 from .postfix.helo_access import HeloAccessTable, load_helo_access
-from .sessions import HeloSession, SessionStats, build_sessions
+from .sessions import SessionStats, SmtpSession, build_sessions
 
 __all__ = [
     "CHECK_COLUMNS",
@@ -142,7 +142,7 @@ class EventSchema:
 
 @dataclass(frozen=True)
 class SessionSchema:
-    """Columns of :func:`sessions_frame`: one :class:`~loganalyze.sessions.HeloSession`."""
+    """Columns of :func:`sessions_frame`: one :class:`~loganalyze.sessions.SmtpSession`."""
 
     host: str = _CAT
     service: str = _CAT
@@ -597,7 +597,7 @@ def _domain(address: str | None) -> str | None:
     return address.rpartition("@")[2].lower()
 
 
-def _session_row(session: HeloSession) -> tuple[Any, ...]:
+def _session_row(session: SmtpSession) -> tuple[Any, ...]:
     helo_rejects = session.helo_rejects
     fired = {r.helo_check for r in helo_rejects}
     checks = [c for c in _HELO_CHECKS if c in fired]
@@ -629,7 +629,7 @@ def _session_row(session: HeloSession) -> tuple[Any, ...]:
 def sessions_frame(
     logs: LogInput, *, year: int | None = None, now: datetime | None = None
 ) -> pd.DataFrame:
-    """One row per smtpd session (:class:`~loganalyze.sessions.HeloSession`), in order of ending.
+    """One row per smtpd session (:class:`~loganalyze.sessions.SmtpSession`), in order of ending.
 
     ``frame.attrs`` holds the line counts (as :func:`read_events`) and the
     session counts (``sessions``, ``without_connect``, ``without_disconnect``,

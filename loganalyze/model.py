@@ -234,7 +234,7 @@ EVERYTHING = Window()
 
 class LineSink(Protocol):
     """Where :meth:`~loganalyze.parse.Tokenizer.scan` sends what it reads
-    (:class:`~loganalyze.aggregate.Collector`).
+    (:class:`~loganalyze.aggregate.TrafficCollector`).
 
     The methods named after a record kind take that record's facts; any
     other record goes to :meth:`record`.

@@ -30,7 +30,7 @@ from itertools import chain
 from sys import intern
 from typing import Any
 
-from .aggregate import ClientStats, Collector, SenderStats, Traffic, collect_blocks
+from .aggregate import ClientStats, SenderStats, Traffic, TrafficCollector, collect_blocks
 from .errors import LogAnalyzeError
 from .input.files import (
     file_size,
@@ -55,7 +55,7 @@ from .model import (
 )
 from .parse import Tokenizer
 from .parse.header import FirstStamp, resumes
-from .sessions import STALE_SECONDS, HeloSession, SessionStats
+from .sessions import STALE_SECONDS, SessionStats, SmtpSession
 
 _SpfLine = tuple[datetime, str, str, str | None, str | None, str, str]
 """An SPF result line: time, host, client address, HELO, sender, result, identity."""
@@ -113,7 +113,7 @@ class _Settings:
     """``--year``, if given."""
 
 
-class _RangeCollector(Collector):
+class _RangeCollector(TrafficCollector):
     """The collector of one byte range: builds the sessions that start in it.
 
     Inside the range every line counts, except (past the first range) the
@@ -341,7 +341,7 @@ def _run(task: Task, settings: _Settings, slot: int = -1) -> Part:
                 clock_end if clock_end is not None else tokenizer.clock.state)
 
 
-def _all_stale(open_sessions: Mapping[Any, HeloSession], line: str, tokenizer: Tokenizer) -> bool:
+def _all_stale(open_sessions: Mapping[Any, SmtpSession], line: str, tokenizer: Tokenizer) -> bool:
     """True when every session still open has been silent for over an hour: no more
     lines of theirs will come (the sequential builder closes them the same way)."""
     now = tokenizer.line_time(line)

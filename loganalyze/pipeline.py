@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from .aggregate import Collector, SenderStats, Traffic, collect_blocks
+from .aggregate import SenderStats, Traffic, TrafficCollector, collect_blocks
 from .input.files import line_blocks
 from .input.timeline import read_timeline_blocks
 from .judge.checks import Check, HeloCheckResult, check_helo, dns_query_name
@@ -295,7 +295,7 @@ def analyze_blocks(blocks: Iterable[Sequence[str]], options: AnalyzeOptions) -> 
     """Analyze a timeline given in blocks of lines (:func:`~loganalyze.input.files.read_blocks`)."""
     tokenizer = Tokenizer(year=options.year, now=options.now, tz=options.tz,
                           input_format=options.input_format, kinds=ALL_KINDS)
-    collector = Collector(window=options.window)
+    collector = TrafficCollector(window=options.window)
     collect_blocks(blocks, tokenizer, collector, options.on_line_block)
     findings, names, temporary = judge_traffic(collector.traffic, options)
     return Analysis(findings, tokenizer.stats, collector.stats, collector.traffic, names,

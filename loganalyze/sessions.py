@@ -85,7 +85,7 @@ class SpfResult(NamedTuple):
 
 
 @dataclass(slots=True)
-class HeloSession:
+class SmtpSession:
     """Everything the log says about one SMTP session."""
 
     host: str
@@ -189,22 +189,22 @@ class SessionBuilder:
     ``on_session`` when one is given; :meth:`feed` yields them otherwise.
     """
 
-    def __init__(self, on_session: Callable[[HeloSession], object] | None = None) -> None:
-        self._open: dict[tuple[str, str, int], HeloSession] = {}
+    def __init__(self, on_session: Callable[[SmtpSession], object] | None = None) -> None:
+        self._open: dict[tuple[str, str, int], SmtpSession] = {}
         # The open sessions of each (host, client address), in opening order: SPF
         # results are matched by client, not by process.
-        self._by_client: dict[tuple[str, str], list[HeloSession]] = {}
+        self._by_client: dict[tuple[str, str], list[SmtpSession]] = {}
         self._warnings: dict[tuple[str, str, int], str] = {}
         self._pending_spf: dict[tuple[str, str], list[_PendingSpf]] = {}
         self.stats = SessionStats()
         self._next_sweep: datetime | None = None
 
-        self._done: list[HeloSession] = []
-        self._emit: Callable[[HeloSession], object] = (
+        self._done: list[SmtpSession] = []
+        self._emit: Callable[[SmtpSession], object] = (
             on_session if on_session is not None else self._done.append)
 
     @property
-    def open_sessions(self) -> Mapping[tuple[str, str, int], HeloSession]:
+    def open_sessions(self) -> Mapping[tuple[str, str, int], SmtpSession]:
         """The sessions not ended yet, by (host, service, pid)."""
         return self._open
 
@@ -214,7 +214,7 @@ class SessionBuilder:
 
     # -- records ------------------------------------------------------------------
 
-    def feed(self, record: LogRecord) -> Iterator[HeloSession]:
+    def feed(self, record: LogRecord) -> Iterator[SmtpSession]:
         """Apply one record; yield any sessions it completes.
 
         postscreen, dnsblog and SPF-reject records are evidence about a client,
@@ -307,7 +307,7 @@ class SessionBuilder:
         session = self._session((host, service, pid), time, name, ip)
         session.ended_by = f"{what} after {stage}"
 
-    def discard(self, key: tuple[str, str, int]) -> HeloSession | None:
+    def discard(self, key: tuple[str, str, int]) -> SmtpSession | None:
         """Drop the open session of ``key`` (host, service, pid) without completing it."""
         session = self._open.pop(key, None)
         if session is not None:
@@ -340,8 +340,8 @@ class SessionBuilder:
     # -- sessions -----------------------------------------------------------------
 
     def _new(self, key: tuple[str, str, int], time: datetime, name: str, ip: str,
-             saw_connect: bool) -> HeloSession:
-        session = HeloSession(key[0], key[1], key[2], name, ip, time, time)
+             saw_connect: bool) -> SmtpSession:
+        session = SmtpSession(key[0], key[1], key[2], name, ip, time, time)
         if not saw_connect:
             session.saw_connect = False
         if self._warnings:
@@ -359,7 +359,7 @@ class SessionBuilder:
         return session
 
     def _session(self, key: tuple[str, str, int], time: datetime, name: str,
-                 ip: str) -> HeloSession:
+                 ip: str) -> SmtpSession:
         """The open session of this process (a new one if the log lacks its connect)."""
         session = self._open.get(key)
         if session is None or (ip and session.client_ip and ip != session.client_ip):
@@ -376,7 +376,7 @@ class SessionBuilder:
             session.saw_disconnect = False
         self._finish(session)
 
-    def _forget(self, session: HeloSession) -> None:
+    def _forget(self, session: SmtpSession) -> None:
         client = (session.host, session.client_ip)
         open_sessions = self._by_client[client]
         if len(open_sessions) == 1:
@@ -387,13 +387,13 @@ class SessionBuilder:
                     del open_sessions[index]
                     break
 
-    def _finish(self, session: HeloSession) -> None:
+    def _finish(self, session: SmtpSession) -> None:
         self.stats.sessions += 1
         if not session.saw_disconnect:
             self.stats.without_disconnect += 1
         self._emit(session)
 
-    def _claim_pending_spf(self, session: HeloSession) -> None:
+    def _claim_pending_spf(self, session: SmtpSession) -> None:
         client = (session.host, session.client_ip)
         pending = self._pending_spf.get(client)
         if not pending:
@@ -407,7 +407,7 @@ class SessionBuilder:
         if not pending:
             del self._pending_spf[client]
 
-    def _apply_spf(self, session: HeloSession, time: datetime, helo: str | None,
+    def _apply_spf(self, session: SmtpSession, time: datetime, helo: str | None,
                    sender: str | None, result: str, identity: str) -> None:
         session.spf.append(SpfResult(result, identity, sender or "", helo or ""))
         if session.helo is None and helo:
@@ -434,7 +434,7 @@ class SessionBuilder:
                        if (now - v[-1].time).total_seconds() > STALE_SECONDS]:
             self.stats.spf_unmatched += len(self._pending_spf.pop(client))
 
-    def close(self) -> Iterator[HeloSession]:
+    def close(self) -> Iterator[SmtpSession]:
         """End of input: emit every session still open, marked as cut off."""
         for session in sorted(self._open.values(), key=lambda s: s.start):
             session.saw_disconnect = False
@@ -449,7 +449,7 @@ class SessionBuilder:
 
 def build_sessions(
     records: Iterable[LogRecord], stats: SessionStats | None = None
-) -> Iterator[HeloSession]:
+) -> Iterator[SmtpSession]:
     """Turn a stream of records into a stream of sessions (in order of ending)."""
     builder = SessionBuilder()
     if stats is not None:

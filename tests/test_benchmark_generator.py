@@ -19,7 +19,7 @@ from types import ModuleType
 import pytest
 
 from loganalyze.parse import Tokenizer
-from loganalyze.sessions import HeloSession, SessionBuilder
+from loganalyze.sessions import SessionBuilder, SmtpSession
 
 
 def _load_generator() -> ModuleType:
@@ -38,10 +38,10 @@ gen = _load_generator()
 LINES = 20_000
 
 
-def _sessions(lines: Iterable[str]) -> tuple[Tokenizer, list[HeloSession]]:
+def _sessions(lines: Iterable[str]) -> tuple[Tokenizer, list[SmtpSession]]:
     tokenizer = Tokenizer(year=2026)
     builder = SessionBuilder()
-    sessions: list[HeloSession] = []
+    sessions: list[SmtpSession] = []
     for lineno, line in enumerate(lines, 1):
         record = tokenizer.parse(line, lineno)
         if record is not None:

@@ -25,23 +25,14 @@ import typer
 from typer.testing import CliRunner
 
 from loganalyze.cli.report import report_command
-from loganalyze.daily.run import (
-    DailyReport,
-    ReportFormat,
-    ReportSettings,
-    parse_when,
-    render,
-    render_html,
-    render_text,
-    report_record,
-    run_report,
-    trace_entry,
-)
+from loganalyze.daily.records import DailyReport
+from loganalyze.daily.run import ReportSettings, parse_when, run_report, trace_entry
 from loganalyze.daily.state import StateLock
 from loganalyze.errors import ConfigError
 from loganalyze.input.cursors import JOURNAL
 from loganalyze.judge.dns import DnsStatus, NoDnsResolver, StaticResolver
-from loganalyze.output import finding_record
+from loganalyze.output import ReportFormat, finding_record
+from loganalyze.output.daily import render, render_html, render_text, report_record
 from loganalyze.pipeline import AnalyzeOptions
 from loganalyze.postfix.config import load_identity
 

@@ -27,7 +27,8 @@ from typing import Any
 import pytest
 
 from loganalyze import frames, parallel
-from loganalyze.daily.run import DailyReport, ReportSettings, run_report
+from loganalyze.daily.records import DailyReport
+from loganalyze.daily.run import ReportSettings, run_report
 from loganalyze.judge.dns_resolver import DnsResolver
 from loganalyze.output import finding_record
 from loganalyze.pipeline import AnalyzeOptions, Finding, analyze_logs

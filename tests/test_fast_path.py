@@ -1,4 +1,4 @@
-"""The block-wise fast path (Tokenizer.scan -> Collector) equals the line-by-line one.
+"""The block-wise fast path (Tokenizer.scan -> TrafficCollector) equals the line-by-line one.
 
 ``Tokenizer.parse`` + ``SessionBuilder.feed`` + ``add_session``/``add_evidence`` is
 the reference; ``Tokenizer.scan`` learns headers and time stamps from earlier
@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 
 from loganalyze.aggregate import (
     ClientStats,
-    Collector,
     SenderStats,
     Traffic,
+    TrafficCollector,
     add_evidence,
     add_session,
     collect_blocks,
@@ -111,7 +111,7 @@ def reference(lines: Iterable[str], **options: Any) -> dict[str, Any]:
 def fast(blocks: Iterable[list[str]], **options: Any) -> dict[str, Any]:
     """The block-wise path."""
     tokenizer = Tokenizer(now=NOW, **options)
-    collector = Collector()
+    collector = TrafficCollector()
     collect_blocks(blocks, tokenizer, collector)
     return dump(tokenizer, collector.stats, collector.traffic)
 
@@ -259,7 +259,7 @@ def test_analysis_is_the_same() -> None:
     paths = [str(FIXTURES / "mail.log")]
     expected = analyze_lines(read_timeline(paths, now=NOW), options)
     tokenizer = Tokenizer(year=2026, now=NOW, kinds=ALL_KINDS)
-    collector = Collector()
+    collector = TrafficCollector()
     collect_blocks(read_timeline_blocks(paths, now=NOW), tokenizer, collector)
     findings, _, _ = judge_traffic(collector.traffic, options)
     assert render_json(findings) == render_json(expected.findings)
@@ -296,7 +296,7 @@ def test_collector_counts_like_feed_and_discard() -> None:
 def test_merge_adds_up() -> None:
     first, second = Traffic(), Traffic()
     for traffic, names, day in ((first, ["a", "a"], 24), (second, ["a", "b"], 25)):
-        collector = Collector(traffic)
+        collector = TrafficCollector(traffic)
         for n, name in enumerate(names):
             t = datetime(2026, 11, day, 10, n)
             collector.connect(t, "mx", "postfix/smtpd", n, name, "192.0.2.1")

@@ -38,13 +38,13 @@ from loganalyze.input.cursors import (
     source_key,
 )
 from loganalyze.parse import Tokenizer
-from loganalyze.sessions import HeloSession, SessionBuilder
+from loganalyze.sessions import SessionBuilder, SmtpSession
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "mail.log"
 NOW = datetime(2026, 8, 17, 6, 15)
 
 
-def ident(s: HeloSession) -> tuple[Any, ...]:
+def ident(s: SmtpSession) -> tuple[Any, ...]:
     """Everything that would change a verdict if a session were cut or merged wrongly."""
     return (s.host, s.service, s.pid, s.start, s.end, s.client_ip, s.client_name, s.helo,
             tuple((r.time, r.reason) for r in s.rejects), tuple(s.senders), tuple(s.recipients),

@@ -33,7 +33,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
-    from ..daily.run import DailyReport
+    from ..daily.records import DailyReport
 
 # incremental.JOURNAL, spelled out so that registering the command does not load the
 # incremental reader (tests/test_startup.py checks that the two agree).
@@ -93,10 +93,11 @@ def report_command(
     # The report's machinery is loaded only when the command runs (not for `analyze`).
     import sqlite3
 
-    from ..daily.run import ReportSettings, parse_when, render, run_report
+    from ..daily.run import ReportSettings, parse_when, run_report
     from ..daily.state import StateLockedError, default_state_path
     from ..errors import LogAnalyzeError
     from ..input.cursors import default_logs
+    from ..output.daily import render
     from ..pipeline import AnalyzeOptions
     from ..postfix.helo_access import load_helo_access
     from ..progress import progress

@@ -5,24 +5,18 @@ judges the senders of the sessions that ended in it (:func:`judge_traffic`),
 compares them with what the state remembers (:mod:`loganalyze.daily.state`), hands the
 finished :class:`DailyReport` to an ``output`` callback and only then commits
 the state, so a run that fails or is killed anywhere before that changes
-nothing. The renderers (:func:`render_text`, :func:`render_html`,
-:func:`render_json`) each return one string.
+nothing. Its records are in :mod:`loganalyze.daily.records`, its formats in
+:mod:`loganalyze.output.daily`.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-import json
 import re
-import textwrap
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
 from .. import __version__
 from ..aggregate import Traffic, add_evidence, add_session
@@ -31,17 +25,13 @@ from ..errors import ConfigError
 from ..input.cursors import Cursor, open_source, read_sessions, source_key
 from ..judge.checks import Check, check_helo, dns_query_name
 from ..judge.dns import HostLookup
-from ..judge.verdict import Label
 from ..model import ALL_KINDS, LogRecord, Window
-from ..output import ReportFormat, display_text, finding_record
 from ..parse import Tokenizer
 from ..pipeline import AnalyzeOptions, Finding, judge_traffic
-from ..postfix.helo_access import access_key, comment_text
-from ..sessions import HeloSession
+from ..postfix.helo_access import access_key
+from ..sessions import SmtpSession
+from .records import DailyReport, NowPassing, SenderRow
 from .state import DayCount, SenderHistory, State, StateLock
-
-WIDTH = 80
-"""Line width of the text report."""
 
 _CHECK_ORDER = [c.value for c in Check]
 
@@ -80,75 +70,6 @@ def parse_when(text: str, now: datetime) -> datetime:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone().replace(tzinfo=None)
     return parsed
-
-
-# -- the report --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SenderRow:
-    """A rejected sender of this run and what the state remembers about it."""
-
-    finding: Finding
-    new: bool
-    """First time this sender (client address + HELO) was ever seen."""
-    days_seen: int
-    """Distinct days with a session, over all runs (this one included)."""
-    rejected_days: int
-    """Days from its first to its latest HELO reject, inclusive (0 if never rejected)."""
-    first_rejected: date | None
-    first_suggested: datetime | None
-    """When a helo_access line was first suggested for it (earlier runs)."""
-
-
-@dataclass(frozen=True, slots=True)
-class NowPassing:
-    """A sender rejected on an earlier day whose mail gets through now."""
-
-    client_ip: str
-    helo: str
-    client_name: str
-    last_rejected: date | None
-    why: str
-
-
-@dataclass
-class DailyReport:
-    """Everything one run found, ready for a renderer."""
-
-    since: datetime | None
-    """Start of what this report covers (``--since``, or the first new session)."""
-    until: datetime | None
-    """End of what this report covers (``--until``, or the last new session)."""
-    lines_read: int
-    sessions: int
-    rejects_by_check: dict[str, int]
-    """Sessions rejected (or warned) by each HELO check, in Postfix's order."""
-    rejects_by_hour: dict[datetime, dict[str, int]]
-    """The same, per clock hour of the reject."""
-    senders: list[SenderRow]
-    now_passing: list[NowPassing]
-    top_helos: list[tuple[str, int, int]]
-    """(HELO, rejected sessions, distinct clients), most rejected first."""
-    hosts: list[str]
-    """Syslog host names seen."""
-    generated: datetime
-    warnings: list[str] = field(default_factory=list)
-    """Lines that could not be read (rotation lost them), and the like."""
-    first_report: bool = False
-    """No earlier run in the state: everything is new, there is no history to tell."""
-    held: int = 0
-    """Sessions still open at the end of the logs: the next run counts them."""
-
-    @property
-    def suggestions(self) -> list[SenderRow]:
-        """The senders with a helo_access line."""
-        return [r for r in self.senders if r.finding.suggested]
-
-    @property
-    def has_news(self) -> bool:
-        """Whether there is anything to tell (otherwise a cron report stays silent)."""
-        return bool(self.senders or self.now_passing or self.warnings)
 
 
 @dataclass
@@ -195,7 +116,7 @@ class ReportTally:
                 days[(ip, helo)].append(day)
         return days
 
-    def __call__(self, session: HeloSession) -> None:
+    def __call__(self, session: SmtpSession) -> None:
         if not self.window.holds(session.start):
             return
         self.sessions += 1
@@ -386,332 +307,6 @@ def run_report(
             raise
         state.commit()
     return report
-
-
-# -- text --------------------------------------------------------------------------------
-
-
-def _fmt_time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
-
-
-def _title(report: DailyReport) -> str:
-    hosts = f" on {', '.join(report.hosts)}" if report.hosts else ""
-    if report.since is None and report.until is None:
-        return f"Postfix HELO report{hosts}: nothing new since the last run"
-    return (f"Postfix HELO report{hosts}: {_fmt_time(report.since)} to "
-            f"{_fmt_time(report.until)}")
-
-
-def _wrap(text: str, first: str, rest: str | None = None, width: int = WIDTH) -> list[str]:
-    """Wrap escaped text to ``width``: long hostile tokens are broken, never overflow."""
-    return textwrap.wrap(
-        display_text(text), width=width, initial_indent=first,
-        subsequent_indent=rest if rest is not None else " " * len(first),
-        break_long_words=True, break_on_hyphens=False,
-    ) or [first.rstrip()]
-
-
-def _clip(text: str, size: int) -> str:
-    text = display_text(text)
-    return text if len(text) <= size else text[: size - 1] + "…"
-
-
-def _checks_line(counts: dict[str, int]) -> str:
-    return ", ".join(f"{check} {n}" for check, n in counts.items())
-
-
-def _when(finding: Finding) -> str:
-    first, last = finding.first_seen, finding.last_seen
-    if first.date() == last.date():
-        span = f"{first:%m-%d %H:%M}" + (f"..{last:%H:%M}" if last != first else "")
-    else:
-        span = f"{first:%m-%d %H:%M}..{last:%m-%d %H:%M}"
-    return span
-
-
-def _history_bits(row: SenderRow, first_report: bool) -> list[str]:
-    bits = []
-    if row.new and not first_report:
-        bits.append("new since the last report")
-    elif row.finding.rejected and row.rejected_days > 1:
-        bits.append(f"still rejected for {row.rejected_days} days")
-    if row.days_seen > 1:
-        bits.append(f"seen on {row.days_seen} days")
-    if row.first_suggested is not None:
-        bits.append(f"suggested since {row.first_suggested:%Y-%m-%d}")
-    return bits
-
-
-def _sender_block(row: SenderRow, first_report: bool) -> list[str]:
-    f = row.finding
-    helo = f.helo or "(no HELO)"
-    out = _wrap(helo, "* ", "  ")
-    out += _wrap(f"{f.client_name}[{f.client_ip}]", "  client    ", " " * 12)
-    check = f.check.value + ("" if f.rejected else " (warn only)")
-    spf = f", SPF {f.spf}" if f.spf else ""
-    out += _wrap(f"{check}: {f.sessions} session(s), {_when(f)}{spf}", "  check     ", " " * 12)
-    out += _wrap(f"{f.verdict.label.value} {f.verdict.score:+g}", "  verdict   ", " " * 12)
-    bits = _history_bits(row, first_report)
-    if bits:
-        out += _wrap("; ".join(bits), "  history   ", " " * 12)
-    for index, sentence in enumerate(f.verdict.summary[:6]):
-        out += _wrap(sentence, "  evidence  - " if index == 0 else "            - ", " " * 14)
-    if f.reply:
-        out += _wrap(f.reply, "  reply     ", " " * 12)
-    if f.not_suggested_because:
-        out += _wrap(f.not_suggested_because, "  why not   ", " " * 12)
-    return out
-
-
-def _access_block(rows: Sequence[SenderRow]) -> list[str]:
-    """The helo_access entries, comment lines wrapped (still one valid table)."""
-    out: list[str] = []
-    for row in rows:
-        assert row.finding.access_line is not None
-        if out:
-            out.append("")
-        for line in row.finding.access_line.split("\n"):
-            if line.startswith("# "):
-                out += textwrap.wrap(display_text(comment_text(line[2:])), width=WIDTH,
-                                     initial_indent="# ", subsequent_indent="#   ",
-                                     break_long_words=True, break_on_hyphens=False)
-            else:
-                out.append(display_text(line))
-    return out
-
-
-def _heading(title: str) -> list[str]:
-    return ["", title, "-" * len(title)]
-
-
-def render_text(report: DailyReport) -> str:
-    """The e-mail: plain text, at most 80 columns, every logged string escaped."""
-    out = _wrap(_title(report), "")
-    out.append("=" * min(WIDTH, max(len(line) for line in out)))
-    for warning in report.warnings:
-        out += _wrap(warning, "warning: ", "  ")
-    rejected = len(report.senders)
-    new = sum(1 for r in report.senders if r.new)
-    total_rejects = sum(report.rejects_by_check.values())
-    out += _heading("Summary")
-    out.append(f"  new log lines        {report.lines_read:>7}")
-    out.append(f"  smtpd sessions       {report.sessions:>7}")
-    out += _wrap(f"{total_rejects:>7}" + (f"   ({_checks_line(report.rejects_by_check)})"
-                                         if total_rejects else ""),
-                 "  HELO rejects         ", " " * 32)
-    out.append(f"  rejected senders     {rejected:>7}" + (f"   ({new} new)" if rejected else ""))
-    out.append(f"  suggested            {len(report.suggestions):>7}")
-
-    suggested = report.suggestions
-    if suggested:
-        out += _heading(f"Suggested helo_access entries ({len(suggested)})")
-        for row in suggested:
-            out.append("")
-            out += _sender_block(row, report.first_report)
-        out += _heading("Paste into /etc/postfix/helo_access, then: postmap "
-                        "/etc/postfix/helo_access")
-        out.append("")
-        out += _access_block(suggested)
-
-    others = [r for r in report.senders
-              if not r.finding.suggested and r.finding.verdict.label is Label.LEGITIMATE]
-    if others:
-        out += _heading(f"Legitimate, but not suggested ({len(others)})")
-        for row in others:
-            out.append("")
-            out += _sender_block(row, report.first_report)
-
-    if report.top_helos:
-        out += _heading("Top rejected HELO names")
-        out.append(f"  {'sessions':>8}  {'clients':>7}  HELO")
-        for helo, sessions, clients in report.top_helos:
-            out.append(f"  {sessions:>8}  {clients:>7}  {_clip(helo, WIDTH - 23)}")
-
-    notes = _history_notes(report)
-    if notes:
-        out += _heading("History")
-        for note in notes:
-            out += _wrap(note, "* ", "  ")
-    return "\n".join(out) + "\n"
-
-
-def _who(helo: str, client_name: str, client_ip: str) -> str:
-    return f"{helo or '(no HELO)'} from {client_name}[{client_ip}]"
-
-
-def _history_notes(report: DailyReport) -> list[str]:
-    notes = []
-    rejected = len(report.senders)
-    new = sum(1 for r in report.senders if r.new)
-    if report.first_report:
-        notes.append("first report on this state: no history yet")
-    elif rejected:
-        notes.append(f"new since the last report: {new} of {rejected} rejected sender(s)")
-    for row in report.senders:
-        f = row.finding
-        if (not row.new and f.rejected and row.rejected_days > 1
-                and f.verdict.label is not Label.SPAM):
-            since = f" (since {row.first_rejected:%Y-%m-%d})" if row.first_rejected else ""
-            notes.append(f"still rejected for {row.rejected_days} days{since}: "
-                         f"{_who(f.helo, f.client_name, f.client_ip)}")
-    notes.extend(
-        f"now passes: {_who(item.helo, item.client_name, item.client_ip)}: {item.why}"
-        for item in report.now_passing
-    )
-    return notes
-
-
-# -- JSON --------------------------------------------------------------------------------
-
-
-def report_record(report: DailyReport) -> dict[str, Any]:
-    """The JSON object: exactly since, until, lines_read, sessions, rejects_by_check, senders."""
-    return {
-        "since": report.since.isoformat() if report.since else None,
-        "until": report.until.isoformat() if report.until else None,
-        "lines_read": report.lines_read,
-        "sessions": report.sessions,
-        "rejects_by_check": dict(report.rejects_by_check),
-        "senders": [
-            {**finding_record(r.finding), "new": r.new, "days_seen": r.days_seen}
-            for r in report.senders
-        ],
-    }
-
-
-def render_json(report: DailyReport) -> str:
-    """One JSON object (see :func:`report_record`)."""
-    return json.dumps(report_record(report), indent=2, ensure_ascii=False) + "\n"
-
-
-# -- HTML --------------------------------------------------------------------------------
-
-_COLOURS = {"invalid": "#d62728", "non_fqdn": "#ff7f0e", "unknown": "#1f77b4",
-            "helo_required": "#7f7f7f"}
-
-
-def chart_png(report: DailyReport) -> bytes | None:
-    """A small stacked bar chart of rejects per hour by check, or None without matplotlib."""
-    if not report.rejects_by_hour:
-        return None
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=True)
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    hours = sorted(report.rejects_by_hour)
-    start, end = hours[0], hours[-1]
-    slots = [start + timedelta(hours=i)
-             for i in range(int((end - start).total_seconds() // 3600) + 1)]
-    figure = Figure(figsize=(6.4, 2.4), dpi=100)
-    axes = figure.add_subplot()
-    bottom = [0] * len(slots)
-    for check in _CHECK_ORDER:
-        counts = [report.rejects_by_hour.get(slot, {}).get(check, 0) for slot in slots]
-        if not any(counts):
-            continue
-        axes.bar(range(len(slots)), counts, bottom=bottom, label=check,
-                 color=_COLOURS.get(check), width=0.8)
-        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
-    step = max(1, len(slots) // 12)
-    ticks = list(range(0, len(slots), step))
-    label = "%H" if start.date() == end.date() else "%d %Hh"
-    axes.set_xticks(ticks, [slots[i].strftime(label) for i in ticks], fontsize=7)
-    axes.tick_params(axis="y", labelsize=7)
-    axes.set_ylabel("rejects", fontsize=8)
-    axes.set_ylim(0, max(bottom) * 1.3 + 0.5)  # room for the legend above the bars
-    axes.legend(fontsize=7, frameon=False, ncols=4, loc="upper left")
-    axes.spines[["top", "right"]].set_visible(False)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
-
-
-def _e(text: str) -> str:
-    return html.escape(display_text(text))
-
-
-def _html_sender(row: SenderRow, first_report: bool) -> str:
-    f = row.finding
-    evidence = "".join(f"<li>{_e(s)}</li>" for s in f.verdict.summary[:6])
-    bits = _history_bits(row, first_report)
-    why = (f"<br><i>not suggested: {_e(f.not_suggested_because)}</i>"
-           if f.not_suggested_because else "")
-    return (
-        f"<tr><td><b>{_e(f.helo or '(no HELO)')}</b><br>{_e(f.client_name)}"
-        f"[{_e(f.client_ip)}]</td><td>{_e(f.check.value)}"
-        f"{'' if f.rejected else ' (warn only)'}<br>{f.sessions} session(s), {_e(_when(f))}"
-        f"</td><td>{_e(f.verdict.label.value)} {f.verdict.score:+g}"
-        f"{'<br>' + _e('; '.join(bits)) if bits else ''}</td>"
-        f"<td><ul>{evidence}</ul>{why}</td></tr>"
-    )
-
-
-def render_html(report: DailyReport) -> str:
-    """A self-contained HTML mail: summary, chart (embedded PNG), suggestions, history."""
-    style = ("body{font-family:sans-serif;font-size:14px}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px;vertical-align:top;text-align:left}"
-             "pre{background:#f6f6f6;padding:8px}")
-    title = _title(report)
-    parts = [f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{_e(title)}</title>"
-             f"<style>{style}</style></head><body><h2>{_e(title)}</h2>"]
-    parts += [f"<p><b>warning:</b> {_e(w)}</p>" for w in report.warnings]
-    total = sum(report.rejects_by_check.values())
-    new = sum(1 for r in report.senders if r.new)
-    parts.append(
-        "<table><tr><th>new log lines</th><td>" + str(report.lines_read) + "</td></tr>"
-        f"<tr><th>smtpd sessions</th><td>{report.sessions}</td></tr>"
-        f"<tr><th>HELO rejects</th><td>{total}"
-        f"{' (' + _e(_checks_line(report.rejects_by_check)) + ')' if total else ''}</td></tr>"
-        f"<tr><th>rejected senders</th><td>{len(report.senders)} ({new} new)</td></tr>"
-        f"<tr><th>suggested</th><td>{len(report.suggestions)}</td></tr></table>"
-    )
-    png = chart_png(report)
-    if png is not None:
-        data = base64.b64encode(png).decode("ascii")
-        parts.append(f'<p><img alt="HELO rejects per hour by check" '
-                     f'src="data:image/png;base64,{data}"></p>')
-    elif report.rejects_by_hour:
-        rows = "".join(
-            f"<tr><td>{hour:%Y-%m-%d %H}:00</td><td>{_e(_checks_line(counts))}</td></tr>"
-            for hour, counts in report.rejects_by_hour.items()
-        )
-        parts.append(f"<h3>HELO rejects per hour</h3><table>{rows}</table>")
-    if report.suggestions:
-        rows = "".join(_html_sender(r, report.first_report) for r in report.suggestions)
-        parts.append(f"<h3>Suggested helo_access entries</h3><table>{rows}</table>")
-        parts.append("<p>Paste into /etc/postfix/helo_access, then run "
-                     "<code>postmap /etc/postfix/helo_access</code>:</p><pre>"
-                     + html.escape("\n".join(_access_block(report.suggestions))) + "</pre>")
-    others = [r for r in report.senders
-              if not r.finding.suggested and r.finding.verdict.label is Label.LEGITIMATE]
-    if others:
-        rows = "".join(_html_sender(r, report.first_report) for r in others)
-        parts.append(f"<h3>Legitimate, but not suggested</h3><table>{rows}</table>")
-    if report.top_helos:
-        parts.append("<h3>Top rejected HELO names</h3><table><tr><th>sessions</th>"
-                     "<th>clients</th><th>HELO</th></tr>" + "".join(
-                         f"<tr><td>{n}</td><td>{c}</td><td>{_e(h)}</td></tr>"
-                         for h, n, c in report.top_helos) + "</table>")
-    notes = _history_notes(report)
-    if notes:
-        parts.append("<h3>History</h3><ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes)
-                     + "</ul>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
-
-
-def render(report: DailyReport, output_format: ReportFormat) -> str:
-    """Render in the chosen format."""
-    if output_format is ReportFormat.JSON:
-        return render_json(report)
-    if output_format is ReportFormat.HTML:
-        return render_html(report)
-    return render_text(report)
 
 
 def trace_entry(state_path: Path, helo: str) -> list[str]:

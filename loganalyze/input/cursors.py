@@ -83,7 +83,7 @@ from typing import IO, Any, Protocol, cast
 from ..errors import InputError
 from ..model import EVIDENCE_KINDS, Kind, LogRecord
 from ..parse import Tokenizer
-from ..sessions import HeloSession, SessionBuilder
+from ..sessions import SessionBuilder, SmtpSession
 
 FINGERPRINT_BYTES = 4096
 """How many leading bytes identify a log file (fewer if the file was shorter)."""
@@ -751,14 +751,14 @@ class _Origins:
 
     def feed(
         self, builder: SessionBuilder, record: LogRecord, here: _Origin
-    ) -> list[tuple[HeloSession, _Origin]]:
+    ) -> list[tuple[SmtpSession, _Origin]]:
         kind = record.kind
         key = (record.host, record.service, record.pid)
         if kind is Kind.HOSTNAME_MISMATCH:
             if len(self._warnings) > 20000:
                 self._warnings.clear()
             self._warnings[key] = (here, record.time)
-        out: list[tuple[HeloSession, _Origin]] = []
+        out: list[tuple[SmtpSession, _Origin]] = []
         for session in builder.feed(record):
             origin = self.open.pop((session.host, session.service, session.pid), None)
             out.append((session, here if origin is None else origin))
@@ -773,7 +773,7 @@ class _Origins:
 def read_sessions(
     source: LineSource,
     tokenizer: Tokenizer,
-    on_session: Callable[[HeloSession], None],
+    on_session: Callable[[SmtpSession], None],
     *,
     on_evidence: Callable[[LogRecord], None] | None = None,
     until: datetime | None = None,

@@ -9,7 +9,7 @@ resident memory after it:
 
 * ``read``: the file to blocks of lines (:func:`loganalyze.input.timeline.read_timeline_blocks`);
 * ``tokenize``: :meth:`Tokenizer.scan` into a sink that does nothing;
-* ``collect``: :meth:`Tokenizer.scan` into a :class:`loganalyze.aggregate.Collector`
+* ``collect``: :meth:`Tokenizer.scan` into a :class:`loganalyze.aggregate.TrafficCollector`
   (sessions, senders, clients), on the blocks already read;
 * ``judge``: checks and verdicts without DNS (:func:`loganalyze.pipeline.judge_traffic`),
   with loganalyze's caches emptied first (a run pays for filling them, the public
@@ -34,7 +34,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from loganalyze.aggregate import Collector, collect_blocks
+from loganalyze.aggregate import TrafficCollector, collect_blocks
 from loganalyze.input.timeline import read_timeline_blocks
 from loganalyze.judge.dns import NoDnsResolver
 from loganalyze.model import ALL_KINDS, LogRecord
@@ -99,7 +99,7 @@ def main() -> int:
         results["lines"] = tok.stats
 
     def collect() -> None:
-        collector = Collector()
+        collector = TrafficCollector()
         collect_blocks(results["blocks"], tokenizer(), collector)
         results["traffic"] = collector.traffic
 
