@@ -21,22 +21,18 @@ from typing import Any
 
 import pytest
 
+from loganalyze.daily.resume import SessionOrigins, read_sessions
 from loganalyze.errors import InputError
 from loganalyze.input.cursors import (
     JOURNAL,
-    Cursor,
     FileLog,
-    FilePosition,
-    JournalLog,
-    JournalPosition,
-    _Origins,
     default_logs,
     generations,
-    journal_line,
     open_source,
-    read_sessions,
     source_key,
 )
+from loganalyze.input.journal import JournalLog
+from loganalyze.input.positions import Cursor, FilePosition, JournalPosition
 from loganalyze.parse import Tokenizer
 from loganalyze.sessions import SessionBuilder, SmtpSession
 
@@ -391,7 +387,7 @@ def test_origins_mirror_the_session_builder(fixture_lines: list[bytes]) -> None:
     """White box: the tracker knows exactly the sessions the builder has open."""
     tokenizer = Tokenizer(year=2026, now=NOW)
     builder = SessionBuilder()
-    origins = _Origins()
+    origins = SessionOrigins()
     for number, line in enumerate(fixture_lines, 1):
         record = tokenizer.parse(line.decode().rstrip("\n"), number)
         if record is None:
@@ -482,7 +478,7 @@ def test_journal_runs_report_each_entry_once(
         with open(store, "a", encoding="utf-8") as f:
             for entry in entries[start:end]:
                 f.write(json.dumps(entry) + "\n")
-                texts.append((journal_line(entry) + "\n").encode())
+                texts.append((json.dumps(entry) + "\n").encode())
         source = JournalLog(cursor, command=command)
         cursor, stats = read_sessions(source, Tokenizer(year=2026, now=NOW),
                                       lambda s: sessions.append(ident(s)))
@@ -508,9 +504,21 @@ def test_journal_missing_command() -> None:
         read_sessions(source, Tokenizer(), lambda s: None)
 
 
-def test_journal_line_formats() -> None:
-    entry = {"__REALTIME_TIMESTAMP": str(int(datetime(2026, 11, 24, 22, 0, 29).timestamp()
-                                             * 1_000_000) + 622313),
+def test_journal_entries_are_read_as_analyze_reads_journal_json(
+    fake_journal: tuple[list[str], Path],
+) -> None:
+    """The report hands each entry to the parser as journalctl wrote it: the time the
+    message was sent, a MESSAGE journald kept as bytes, the identifier and PID."""
+    command, store = fake_journal
+    sent = datetime(2026, 11, 24, 22, 0, 29, 622313)
+    entry = {"__CURSOR": "s=1", "__REALTIME_TIMESTAMP": "1",
+             "_SOURCE_REALTIME_TIMESTAMP": str(int(sent.timestamp()) * 1_000_000 + 622313),
              "_HOSTNAME": "vm", "SYSLOG_IDENTIFIER": "postfix/smtpd", "SYSLOG_PID": "12",
-             "MESSAGE": [0x63, 0x6F, 0xFF]}
-    assert journal_line(entry) == "2026-11-24T22:00:29.622313 vm postfix/smtpd[12]: co\ufffd"
+             "MESSAGE": list(b"connect from mail.example.org[192.0.2.1]")}
+    store.write_text(json.dumps(entry) + "\n")
+    [(_, text, new)] = list(JournalLog(None, command=command).lines())
+    record = Tokenizer().parse(text)
+    assert new and record is not None
+    assert (record.time, record.host, record.service, record.pid) == (
+        sent, "vm", "postfix/smtpd", 12)
+    assert record.kind.value == "connect" and record.client_ip == "192.0.2.1"

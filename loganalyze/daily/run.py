@@ -22,7 +22,8 @@ from .. import __version__
 from ..aggregate import Traffic, add_evidence, add_session
 from ..compat import parse_iso
 from ..errors import ConfigError
-from ..input.cursors import Cursor, open_source, read_sessions, source_key
+from ..input.cursors import open_source, source_key
+from ..input.positions import Cursor
 from ..judge.checks import Check, check_helo, dns_query_name
 from ..judge.dns import HostLookup
 from ..model import ALL_KINDS, LogRecord, Window
@@ -31,6 +32,7 @@ from ..pipeline import AnalyzeOptions, Finding, judge_traffic
 from ..postfix.helo_access import access_key
 from ..sessions import SmtpSession
 from .records import DailyReport, NowPassing, SenderRow
+from .resume import read_sessions
 from .state import DayCount, SenderHistory, State, StateLock
 
 _CHECK_ORDER = [c.value for c in Check]

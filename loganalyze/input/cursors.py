@@ -20,7 +20,7 @@ it is still the same file and by fingerprint otherwise, so that
   every reader; that is copytruncate's own, documented race.)
 
 With no ``mail.log`` the systemd journal is read instead
-(``journalctl -o json --after-cursor``), see :class:`JournalLog`.
+(``journalctl -o json --after-cursor``), see :class:`~loganalyze.input.journal.JournalLog`.
 
 **Sessions that straddle two runs.** An SMTP session may connect before a
 run and disconnect after it. Counting it half in each run would be wrong;
@@ -67,23 +67,21 @@ import bz2
 import gzip
 import hashlib
 import io
-import json
 import lzma
 import os
 import re
-import subprocess
 import zlib
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Protocol, cast
+from typing import IO, cast
 
 from ..errors import InputError
-from ..model import EVIDENCE_KINDS, Kind, LogRecord
-from ..parse import Tokenizer
-from ..sessions import SessionBuilder, SmtpSession
+from .files import compression_of, decode_line
+from .journal import JournalLog
+from .positions import Cursor, FilePosition
 
 FINGERPRINT_BYTES = 4096
 """How many leading bytes identify a log file (fewer if the file was shorter)."""
@@ -91,160 +89,12 @@ FINGERPRINT_BYTES = 4096
 JOURNAL = "journal:"
 """The ``LOG`` argument that means the systemd journal."""
 
-_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
 _DECOMPRESSION_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
 _ROTATED = re.compile(r"(?:\.(?P<n>\d+)|-(?P<date>\d{8})(?P<hour>\d{2})?)(?:\.(?:gz|bz2|xz))?")
 
 
-# -- positions and cursors ---------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FilePosition:
-    """A place in a log file, identified by content rather than by name."""
-
-    fingerprint: str
-    """SHA-256 (hex) of the file's first ``fp_len`` bytes (decompressed)."""
-    fp_len: int
-    offset: int
-    """Byte offset of a line start, in the decompressed content."""
-    device: int = 0
-    """``st_dev`` when the position was taken (a hint: compression changes it)."""
-    inode: int = 0
-    """``st_ino`` when the position was taken (a hint: copytruncate keeps it)."""
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {"fp": self.fingerprint, "n": self.fp_len, "off": self.offset,
-                "dev": self.device, "ino": self.inode}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> FilePosition:
-        """Inverse of :meth:`to_json`."""
-        return cls(str(data["fp"]), int(data["n"]), int(data["off"]), int(data.get("dev", 0)),
-                   int(data.get("ino", 0)))
-
-
-@dataclass(frozen=True, slots=True)
-class JournalPosition:
-    """A journal entry: its cursor, and its wall-clock time in microseconds."""
-
-    cursor: str
-    realtime: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {"cursor": self.cursor, "realtime": self.realtime}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> JournalPosition:
-        """Inverse of :meth:`to_json`."""
-        return cls(str(data["cursor"]), int(data.get("realtime", 0)))
-
-
-Position = FilePosition | JournalPosition
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Where one log source was read up to, as stored in the state's ``cursors`` table."""
-
-    source: str
-    """The log's absolute path, or ``journal``."""
-    kind: str
-    """``file`` or ``journal``."""
-    done: Position | None = None
-    """Files: the first byte not yet consumed. Journal: the last entry consumed."""
-    held: tuple[Position, ...] = ()
-    """First lines of the sessions still open at ``done``, oldest first (replayed next run)."""
-    size: int | None = None
-    """Size of the file holding ``done`` when the run read it."""
-    updated: datetime | None = None
-    """Wall clock of the run that stored the cursor."""
-
-    def to_record(self) -> dict[str, Any]:
-        """The ``cursors`` row (see :meth:`loganalyze.daily.state.State.save_cursor`)."""
-        record: dict[str, Any] = {
-            "source": self.source, "kind": self.kind, "size": self.size,
-            "held": [p.to_json() for p in self.held],
-        }
-        if isinstance(self.done, FilePosition):
-            record.update(device=self.done.device, inode=self.done.inode,
-                          offset=self.done.offset, fingerprint=self.done.fingerprint,
-                          fp_len=self.done.fp_len)
-        elif isinstance(self.done, JournalPosition):
-            record.update(journal_cursor=self.done.cursor, journal_realtime=self.done.realtime)
-        return record
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Cursor:
-        """Inverse of :meth:`to_record` (accepts the row as stored, with ``updated``)."""
-        kind = str(record["kind"])
-        done: Position | None = None
-        held: tuple[Position, ...]
-        if kind == "journal":
-            if record.get("journal_cursor"):
-                done = JournalPosition(str(record["journal_cursor"]),
-                                       int(record.get("journal_realtime") or 0))
-            held = tuple(JournalPosition.from_json(p) for p in record.get("held") or ())
-        else:
-            if record.get("fingerprint") is not None:
-                done = FilePosition(str(record["fingerprint"]), int(record["fp_len"]),
-                                    int(record["offset"]), int(record.get("device") or 0),
-                                    int(record.get("inode") or 0))
-            held = tuple(FilePosition.from_json(p) for p in record.get("held") or ())
-        updated = record.get("updated")
-        return cls(
-            str(record["source"]), kind, done, held,
-            None if record.get("size") is None else int(record["size"]),
-            datetime.fromisoformat(updated) if updated else None,
-        )
-
-
-# -- sources ---------------------------------------------------------------------------
-
-
-class LineSource(Protocol):
-    """A log that yields ``(key, text, new)`` and can say where it stopped.
-
-    ``key`` identifies a line within this run (hashable, unique); ``new`` is
-    False for lines read again to rebuild sessions still open last time.
-    """
-
-    source: str
-    kind: str
-    warnings: list[str]
-
-    def lines(self) -> Iterator[tuple[Hashable, str, bool]]:
-        """The lines from the replay point to the end, in log order."""
-        ...
-
-    def held_keys(self) -> set[Hashable]:
-        """The keys of the previous run's held lines (valid once :meth:`lines` started)."""
-        ...
-
-    def position(self, key: Hashable) -> Position:
-        """The persistent position of a line read in this run."""
-        ...
-
-    def done(self, stop: Hashable | None) -> Position | None:
-        """Where the next run continues: before line ``stop``, or after the last line read."""
-        ...
-
-    def size(self) -> int | None:
-        """The size of the file holding :meth:`done`, if a file."""
-        ...
-
-
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _compression(head: bytes) -> str | None:
-    for magic, kind in _MAGIC.items():
-        if head.startswith(magic):
-            return kind
-    return None
 
 
 @contextmanager
@@ -266,7 +116,7 @@ def _open_stream(path: Path) -> Iterator[tuple[IO[bytes], os.stat_result, bool]]
     except OSError as exc:
         raise InputError(f"{path}: cannot open: {exc.strerror}") from None
     st = os.fstat(raw.fileno())
-    kind = _compression(raw.peek(6)[:6])
+    kind = compression_of(raw.peek(6)[:6])
     stream: IO[bytes]
     if kind == "gzip":
         stream = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
@@ -492,7 +342,7 @@ class FileLog:
                         new = new_from is not None and offset >= replay_until
                         offset += len(raw)
                         opened.end = offset
-                        yield key, raw.decode("utf-8", "replace").rstrip("\r\n"), new
+                        yield key, decode_line(raw), new
             except _DECOMPRESSION_ERRORS as exc:
                 raise InputError(
                     f"{gen.path}: cannot read: {exc}; is the file a complete log, "
@@ -538,137 +388,6 @@ class FileLog:
         return self._opened[index].size
 
 
-Runner = Callable[[Sequence[str]], "subprocess.Popen[bytes]"]
-"""Starts a command with its stdout as a pipe (tests give a fake ``journalctl``)."""
-
-
-def _popen(args: Sequence[str]) -> subprocess.Popen[bytes]:
-    try:
-        return subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except OSError as exc:
-        raise InputError(f"cannot run {args[0]}: {exc.strerror}; is systemd installed?") \
-            from None
-
-
-def journal_line(entry: Mapping[str, Any]) -> str:
-    """A journal JSON entry as an RFC 3339 syslog line the tokenizer reads (local time)."""
-    realtime = int(entry.get("__REALTIME_TIMESTAMP") or 0)
-    when = datetime.fromtimestamp(realtime / 1_000_000).isoformat(timespec="microseconds")
-    message = entry.get("MESSAGE")
-    if isinstance(message, list):  # journald gives non-UTF-8 messages as byte arrays
-        message = bytes(b & 0xFF for b in message if isinstance(b, int)).decode(
-            "utf-8", "replace")
-    host = entry.get("_HOSTNAME") or "localhost"
-    ident = entry.get("SYSLOG_IDENTIFIER") or entry.get("_COMM") or "unknown"
-    pid = entry.get("SYSLOG_PID") or entry.get("_PID") or "0"
-    return f"{when} {host} {ident}[{pid}]: {message or ''}"
-
-
-class JournalLog:
-    """The systemd journal's mail facility, read with ``journalctl -o json``.
-
-    ``command`` is the journalctl to run (tests substitute a script that
-    prints JSON lines and honours ``--cursor``/``--after-cursor``).
-    """
-
-    kind = "journal"
-
-    def __init__(
-        self, cursor: Cursor | None = None, *, command: Sequence[str] = ("journalctl",),
-        matches: Sequence[str] = ("SYSLOG_FACILITY=2",), since: datetime | None = None,
-        runner: Runner = _popen,
-    ) -> None:
-        self.source = "journal"
-        """The cursor's key."""
-        self.cursor = cursor
-        self.command = tuple(command)
-        self.matches = tuple(matches)
-        self.since = since
-        self.runner = runner
-        self.warnings: list[str] = []
-        """Problems worth telling the admin."""
-        self._last: JournalPosition | None = None
-        self._prev: JournalPosition | None = None
-        self._realtime: dict[str, int] = {}
-
-    def arguments(self) -> list[str]:
-        """The journalctl command line for this run."""
-        args = [*self.command, "--output=json", "--no-pager"]
-        done = self.cursor.done if self.cursor is not None else None
-        held = self.cursor.held if self.cursor is not None else ()
-        if held and isinstance(held[0], JournalPosition):
-            args.append(f"--cursor={held[0].cursor}")
-        elif isinstance(done, JournalPosition):
-            args.append(f"--after-cursor={done.cursor}")
-        elif self.since is not None:
-            args.append(f"--since={self.since:%Y-%m-%d %H:%M:%S}")
-        return args + list(self.matches)
-
-    def held_keys(self) -> set[Hashable]:
-        """The cursors of the previous run's held entries."""
-        held = self.cursor.held if self.cursor is not None else ()
-        return {p.cursor for p in held if isinstance(p, JournalPosition)}
-
-    def lines(self) -> Iterator[tuple[Hashable, str, bool]]:
-        """Yield ``(cursor, text, new)``; entries up to the stored cursor are replay."""
-        done = self.cursor.done if self.cursor is not None else None
-        replaying = bool(self.held_keys()) and isinstance(done, JournalPosition)
-        proc = self.runner(self.arguments())
-        assert proc.stdout is not None
-        finished = False
-        try:
-            for raw in proc.stdout:
-                try:
-                    entry = json.loads(raw)
-                except ValueError:
-                    continue
-                cursor = entry.get("__CURSOR")
-                if not isinstance(cursor, str):
-                    continue
-                realtime = int(entry.get("__REALTIME_TIMESTAMP") or 0)
-                new = True
-                if replaying:
-                    assert isinstance(done, JournalPosition)
-                    if cursor == done.cursor:
-                        new, replaying = False, False
-                    else:
-                        # Fallback if the entry read last was vacuumed: go by the clock.
-                        new = realtime > done.realtime
-                        replaying = not new
-                self._prev, self._last = self._last, JournalPosition(cursor, realtime)
-                self._realtime[cursor] = realtime
-                yield cursor, journal_line(entry), new
-            finished = True
-        finally:
-            if not finished:
-                proc.kill()
-            proc.stdout.close()
-            stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-            if proc.stderr is not None:
-                proc.stderr.close()
-            code = proc.wait()
-            if finished and code != 0:
-                detail = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {code}"
-                raise InputError(f"journalctl failed: {detail}")
-
-    def position(self, key: Hashable) -> JournalPosition:
-        """The position of the entry with cursor ``key``."""
-        assert isinstance(key, str)
-        return JournalPosition(key, self._realtime.get(key, 0))
-
-    def done(self, stop: Hashable | None) -> JournalPosition | None:
-        """The last entry consumed: the one before ``stop``, or the last one read."""
-        last = self._prev if stop is not None else self._last
-        if last is None:
-            old = self.cursor.done if self.cursor is not None else None
-            return old if isinstance(old, JournalPosition) else None
-        return last
-
-    def size(self) -> int | None:
-        """Journals have no size here."""
-        return None
-
-
 def default_logs(log_dir: Path = Path("/var/log")) -> list[str]:
     """``mail.log`` (Debian) or ``maillog`` (Red Hat) if present, else the journal."""
     for name in ("mail.log", "maillog"):
@@ -681,7 +400,7 @@ def open_source(
     name: str, cursor: Cursor | None, *, since: datetime | None = None,
     journal_command: Sequence[str] = ("journalctl",),
 ) -> FileLog | JournalLog:
-    """A :class:`FileLog` for a path, or a :class:`JournalLog` for :data:`JOURNAL`."""
+    """A :class:`FileLog` for a path, or a journal reader for :data:`JOURNAL`."""
     if name == JOURNAL:
         return JournalLog(cursor, command=journal_command, since=since)
     if name == "-":
@@ -692,155 +411,3 @@ def open_source(
 def source_key(name: str) -> str:
     """The key under which a ``LOG`` argument's cursor is stored."""
     return "journal" if name == JOURNAL else os.path.abspath(name)
-
-
-# -- the incremental session reader -------------------------------------------------------
-
-
-@dataclass
-class ReadStats:
-    """What one incremental read did."""
-
-    lines_read: int = 0
-    """New lines consumed (each line of the log is counted by exactly one run)."""
-    replayed: int = 0
-    """Lines read again to rebuild the sessions left open by the last run."""
-    sessions: int = 0
-    """Sessions passed to the callback (each session by exactly one run)."""
-    held: int = 0
-    """Sessions still open at the end, left for the next run."""
-    first_time: datetime | None = None
-    """Time of the first new record."""
-    last_time: datetime | None = None
-    """Time of the last new record."""
-    warnings: list[str] = field(default_factory=list)
-
-
-_Origin = tuple[int, Hashable, bool]
-"""(ordinal in this run, line key, line is new)"""
-
-# Seconds between a hostname warning and its connect line that still count as
-# one session's beginning (they are logged back to back by one process).
-_WARNING_WINDOW = 60.0
-
-
-class _Origins:
-    """Where each session open in a :class:`SessionBuilder` began.
-
-    Mirrors the builder's rule from the outside: a session is created by a
-    connect line, or by any other smtpd line of a (host, service, pid) that
-    has no open session (or whose open session is for another client); SPF
-    and hostname-warning lines never create one. A hostname warning logged
-    just before a connect is part of that session's beginning (the builder
-    attaches it), so the replay must start there.
-    """
-
-    def __init__(self) -> None:
-        self.open: dict[tuple[str, str, int], _Origin] = {}
-        self._warnings: dict[tuple[str, str, int], tuple[_Origin, datetime]] = {}
-
-    def pending_warnings(self, latest: datetime) -> list[_Origin]:
-        """Warnings not yet followed by their connect, logged within a minute of ``latest``.
-
-        Postfix logs the warning just before ``connect from``; a run that
-        stops between the two must replay the warning next time. Older
-        unclaimed warnings will never be claimed and must not pin the cursor.
-        """
-        return [o for o, when in self._warnings.values()
-                if (latest - when).total_seconds() <= _WARNING_WINDOW]
-
-    def feed(
-        self, builder: SessionBuilder, record: LogRecord, here: _Origin
-    ) -> list[tuple[SmtpSession, _Origin]]:
-        kind = record.kind
-        key = (record.host, record.service, record.pid)
-        if kind is Kind.HOSTNAME_MISMATCH:
-            if len(self._warnings) > 20000:
-                self._warnings.clear()
-            self._warnings[key] = (here, record.time)
-        out: list[tuple[SmtpSession, _Origin]] = []
-        for session in builder.feed(record):
-            origin = self.open.pop((session.host, session.service, session.pid), None)
-            out.append((session, here if origin is None else origin))
-        if kind in (Kind.SPF, Kind.HOSTNAME_MISMATCH):
-            return out
-        warning = self._warnings.pop(key, None)
-        if kind is not Kind.DISCONNECT and key not in self.open:
-            self.open[key] = warning[0] if warning is not None and kind is Kind.CONNECT else here
-        return out
-
-
-def read_sessions(
-    source: LineSource,
-    tokenizer: Tokenizer,
-    on_session: Callable[[SmtpSession], None],
-    *,
-    on_evidence: Callable[[LogRecord], None] | None = None,
-    until: datetime | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[Cursor, ReadStats]:
-    """Feed the new part of a log through ``tokenizer`` and a session builder.
-
-    Calls ``on_session`` for each session that ends in this run's lines
-    (see the module docstring for why none is seen twice or lost) and
-    returns the cursor the next run continues from. Evidence records
-    (postscreen, dnsblog, SPF rejects: :data:`~loganalyze.model.EVIDENCE_KINDS`)
-    of new lines go to ``on_evidence``; a replayed line's evidence was counted
-    by the run that read it first. With ``until``, reading
-    stops before the first new record at or after that time; the rest is
-    left for the next run.
-    """
-    builder = SessionBuilder()
-    origins = _Origins()
-    held = source.held_keys()
-    stats = ReadStats()
-    stop: Hashable | None = None
-    ordinal = 0
-    latest: datetime | None = None
-    lines = source.lines()
-    parse = tokenizer.parse
-    try:
-        for key, text, new in lines:
-            ordinal += 1
-            record = parse(text, ordinal)
-            if new:
-                if record is not None:
-                    if until is not None and record.time >= until:
-                        stop = key
-                        break
-                    if stats.first_time is None:
-                        stats.first_time = record.time
-                    stats.last_time = record.time
-                stats.lines_read += 1
-                if progress is not None and not stats.lines_read & 0xFFFF:
-                    progress(stats.lines_read)
-            else:
-                stats.replayed += 1
-            if record is None:
-                continue
-            if record.kind in EVIDENCE_KINDS:
-                if new and on_evidence is not None:
-                    on_evidence(record)
-                continue
-            latest = record.time
-            for session, (_, origin, origin_new) in origins.feed(
-                builder, record, (ordinal, key, new)
-            ):
-                if origin_new or origin in held:
-                    stats.sessions += 1
-                    on_session(session)
-    finally:
-        close = getattr(lines, "close", None)
-        if close is not None:
-            close()
-    stats.held = len(origins.open)
-    still_open = list(origins.open.values())
-    if latest is not None:
-        still_open += origins.pending_warnings(latest)
-    still_open.sort(key=lambda o: o[0])
-    stats.warnings = list(source.warnings)
-    cursor = Cursor(
-        source.source, source.kind, source.done(stop),
-        tuple(source.position(o[1]) for o in still_open), source.size(),
-    )
-    return cursor, stats

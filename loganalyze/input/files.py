@@ -81,7 +81,8 @@ class LogSource:
         return self.name == STDIN
 
 
-def _compression(head: bytes) -> str | None:
+def compression_of(head: bytes) -> str | None:
+    """The compression of a file starting with ``head`` (gzip, bz2, xz), or None."""
     for magic, kind in _MAGIC.items():
         if head.startswith(magic):
             return kind
@@ -155,7 +156,7 @@ def _open_detected(name: str) -> tuple[io.BufferedReader, str | None]:
         if name != STDIN:
             peekable.close()
         raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    return peekable, _compression(head)
+    return peekable, compression_of(head)
 
 
 def _decompressor(kind: str, peekable: io.BufferedReader) -> io.BufferedIOBase:
@@ -347,6 +348,13 @@ def _in_background(
             thread.join()
 
 
+def decode_line(raw: bytes) -> str:
+    """One line as bytes to text, by the rules of :func:`read_blocks` (module docstring):
+    for readers that must know each line's byte offset (the daily report's cursors)."""
+    line = raw[:MAX_KEPT_LINE].decode("utf-8", "replace")
+    return line.rstrip("\r\n").lstrip("\x00")
+
+
 def _clean(lines: list[str], text: str) -> list[str]:
     if "\r" in text:
         lines = [line.rstrip("\r") for line in lines]
@@ -473,7 +481,7 @@ def is_plain_file(name: str) -> bool:
             head = handle.read(6)
     except OSError:
         return False
-    return os.path.isfile(name) and _compression(head) is None
+    return os.path.isfile(name) and compression_of(head) is None
 
 
 def line_boundaries(name: str, size: int, pieces: int) -> list[int]:
