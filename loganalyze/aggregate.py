@@ -14,7 +14,8 @@ from __future__ import annotations
 import gc
 from bisect import bisect_left, insort
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
@@ -27,7 +28,7 @@ from .parse import Tokenizer
 from .sessions import Reject, SessionBuilder, SmtpSession
 
 # Enough to tell "few" from "many" recipients and to show examples.
-_KEEP = 50
+KEEP_EXAMPLES = 50
 # Envelope senders kept per client: examples only (nothing counts them).
 _KEEP_CLIENT_SENDERS = 10
 # dnsblog lists kept per client.
@@ -197,7 +198,7 @@ class ClientStats(_Names):
 
     @property
     def recipients(self) -> set[str]:
-        """Recipients of its sessions (the first :data:`_KEEP`)."""
+        """Recipients of its sessions (the first :data:`KEEP_EXAMPLES`)."""
         return _as_set(self._recipients)
 
     @property
@@ -222,7 +223,7 @@ class ClientStats(_Names):
         self.spf_rejects += other.spf_rejects
         self._merge_names(other)
         self._rejects = _added(self._rejects, other._rejects)
-        self._recipients = _capped_union(self._recipients, other._recipients, _KEEP)
+        self._recipients = _capped_union(self._recipients, other._recipients, KEEP_EXAMPLES)
         self._senders = _capped_union(self._senders, other._senders, _KEEP_CLIENT_SENDERS)
         self._dnsbl_lists = _capped_union(self._dnsbl_lists, other._dnsbl_lists, _KEEP_LISTS)
 
@@ -297,12 +298,12 @@ class SenderStats(_Names):
 
     @property
     def senders(self) -> set[str]:
-        """Envelope senders of its sessions (the first :data:`_KEEP` or so)."""
+        """Envelope senders of its sessions (the first :data:`KEEP_EXAMPLES` or so)."""
         return _as_set(self._senders)
 
     @property
     def recipients(self) -> set[str]:
-        """Recipients of its sessions (the first :data:`_KEEP` or so)."""
+        """Recipients of its sessions (the first :data:`KEEP_EXAMPLES` or so)."""
         return _as_set(self._recipients)
 
     @property
@@ -341,8 +342,8 @@ class SenderStats(_Names):
             self._add_day(day)
         self._logged_checks = _added(self._logged_checks, other._logged_checks)
         self._spf = _added(self._spf, other._spf)
-        self._senders = _capped_union(self._senders, other._senders, _KEEP)
-        self._recipients = _capped_union(self._recipients, other._recipients, _KEEP)
+        self._senders = _capped_union(self._senders, other._senders, KEEP_EXAMPLES)
+        self._recipients = _capped_union(self._recipients, other._recipients, KEEP_EXAMPLES)
 
 
 @dataclass(slots=True)
@@ -416,7 +417,7 @@ def add_session(traffic: Traffic, session: SmtpSession) -> None:
                 helo_rejects.append(reject)
     recipients = session.recipients
     if recipients:
-        client._recipients = _sample(client._recipients, recipients, _KEEP)
+        client._recipients = _sample(client._recipients, recipients, KEEP_EXAMPLES)
     senders = session.senders
     if senders:
         client._senders = _sample(client._senders, senders, _KEEP_CLIENT_SENDERS)
@@ -468,9 +469,9 @@ def add_session(traffic: Traffic, session: SmtpSession) -> None:
             key_spf = (spf.result, domain)
             results[key_spf] = results.get(key_spf, 0) + 1
     if senders:
-        sender._senders = _sample(sender._senders, senders, _KEEP)
+        sender._senders = _sample(sender._senders, senders, KEEP_EXAMPLES)
     if recipients:
-        sender._recipients = _sample(sender._recipients, recipients, _KEEP)
+        sender._recipients = _sample(sender._recipients, recipients, KEEP_EXAMPLES)
 
 
 _POSTSCREEN_VIOLATIONS = ("PREGREET", "HANGUP", "COMMAND", "NON-SMTP", "BARE NEWLINE",
@@ -581,6 +582,18 @@ def _add_list(client: ClientStats, domain: str) -> None:
     client._dnsbl_lists = _sample(client._dnsbl_lists, (domain,), _KEEP_LISTS)
 
 
+@contextmanager
+def rare_gc_passes() -> Iterator[None]:
+    """Make Python's cyclic garbage collector run rarely, then restore it: building and
+    judging the aggregates makes many small containers and no reference cycles."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], _GC_THRESHOLD), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
 def collect_blocks(
     blocks: Iterable[Sequence[str]], tokenizer: Tokenizer, collector: TrafficCollector,
     progress: Callable[[int], None] | None = None,
@@ -595,9 +608,7 @@ def collect_blocks(
     again and again (a third of the time), and nothing here makes reference
     cycles. The thresholds are restored afterwards.
     """
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], _GC_THRESHOLD), *thresholds[1:])
-    try:
+    with rare_gc_passes():
         lineno = 1
         for block in blocks:
             before = lineno
@@ -606,8 +617,6 @@ def collect_blocks(
             if progress is not None and (lineno - 1) >> 16 != (before - 1) >> 16:
                 progress(lineno - 1)
         collector.finish()
-    finally:
-        gc.set_threshold(*thresholds)
 
 
 def collect(sessions: Iterable[SmtpSession], traffic: Traffic | None = None) -> Traffic:

@@ -45,10 +45,10 @@ import pandas as pd
 from .aggregate import SenderStats
 from .compat import Unpack, parse_iso
 from .input.files import read_lines
-from .judge.checks import Check, check_for_reason, check_helo, dns_query_name
+from .judge.checks import Check, check_for_reason, check_helos
 from .judge.dns import HostResolver
 from .judge.dns_setup import make_resolver
-from .judge.verdict import Label, Weights
+from .judge.verdict import SPF_ORDER, Label, Weights, best_spf
 from .model import Kind, LogRecord, Window
 from .parse import Tokenizer
 from .pipeline import (
@@ -87,8 +87,6 @@ LogInput = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Iterable[
 
 _HELO_CHECKS = (Check.INVALID, Check.NON_FQDN, Check.UNKNOWN)
 """The three HELO restrictions in the order Postfix's tutorial lists them (and logs them)."""
-_SPF_RESULTS = ("pass", "neutral", "none", "temperror", "permerror", "softfail", "fail")
-"""SPF results, best first (the order analysis.py uses to pick a sender's best result)."""
 
 _CAT = "category"
 _TIME = "datetime64[us]"
@@ -285,8 +283,8 @@ _SEEDS: dict[str, tuple[str, ...]] = {
     "helo_check": tuple(c.value for c in Check),
     "check": tuple(c.value for c in Check),
     "verdict": tuple(label.value for label in Label),
-    "spf": _SPF_RESULTS,
-    "spf_result": _SPF_RESULTS,
+    "spf": tuple(SPF_ORDER),
+    "spf_result": tuple(SPF_ORDER),
     "spf_identity": ("mailfrom", "helo"),
 }
 
@@ -786,13 +784,6 @@ def _stats_attrs(frame: pd.DataFrame, analysis: Analysis) -> pd.DataFrame:
 # --- senders -----------------------------------------------------------------------------
 
 
-def _best_spf(sender: SenderStats) -> str | None:
-    results = {result for result, _ in sender.spf}
-    if not results:
-        return None
-    return min(results, key=lambda r: _SPF_RESULTS.index(r) if r in _SPF_RESULTS else 99)
-
-
 def _sender_row(sender: SenderStats) -> tuple[Any, ...]:
     checks = [c.value for c in (*_HELO_CHECKS, Check.HELO_REQUIRED) if sender.logged_checks[c]]
     domains = sorted({d for s in sender.senders if (d := _domain(s)) is not None})
@@ -801,7 +792,7 @@ def _sender_row(sender: SenderStats) -> tuple[Any, ...]:
         sender.client_ip, sender.helo, sender.client_name, sender.sessions, first,
         sender.last_seen or first, len(sender.days), ",".join(checks) or None,
         sender.rejected, sender.enforced_rejects, sender.temporary_rejects,
-        sender.helo_required_rejects, sender.first_reply or None, _best_spf(sender),
+        sender.helo_required_rejects, sender.first_reply or None, best_spf(sender),
         ",".join(domains), ",".join(sorted(sender.senders)[:5]), len(sender.recipients),
         sender.queued,
     )
@@ -881,12 +872,8 @@ def check_frame(
         resolver = make_resolver(nameservers, no_dns=no_dns, dns_timeout=dns_timeout,
                                  dns_deadline=dns_deadline, dns_cache=dns_cache,
                                  no_dns_cache=no_dns_cache)
-    queries = {n: q for n in names if (q := dns_query_name(n)) is not None}
-    lookups = resolver.lookup_hosts(sorted(set(queries.values()))) if queries else {}
     table = _Table(CHECK_COLUMNS)
-    for name in names:
-        query = queries.get(name)
-        result = check_helo(name, lookups.get(query) if query else None)
+    for result in check_helos(names, resolver).values():
         first = result.first_failed
         table.add((result.helo, result.invalid, result.non_fqdn, result.unknown, result.dns,
                    first.value if first else None, result.reply))

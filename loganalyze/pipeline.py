@@ -6,19 +6,18 @@ streamed; only per-sender aggregates are kept.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from .aggregate import SenderStats, Traffic, TrafficCollector, collect_blocks
+from .aggregate import SenderStats, Traffic, TrafficCollector, collect_blocks, rare_gc_passes
 from .input.files import line_blocks
 from .input.timeline import read_timeline_blocks
-from .judge.checks import Check, HeloCheckResult, check_helo, dns_query_name
-from .judge.dns import HostLookup, HostResolver
+from .judge.checks import Check, HeloCheckResult, lookup_and_check
+from .judge.dns import HostResolver
 from .judge.dns_resolver import DnsResolver
 from .judge.spf import SpfOutcome, check_many
-from .judge.verdict import DEFAULT_WEIGHTS, SPF_ORDER, Label, Verdict, Weights, judge
+from .judge.verdict import DEFAULT_WEIGHTS, Label, Verdict, Weights, best_spf, judge
 from .model import ALL_KINDS, EVERYTHING, InputFormat, TokenizerStats, Window
 from .parse import Tokenizer
 from .postfix.config import ServerIdentity
@@ -119,13 +118,6 @@ class AnalyzeOptions:
     """Count only the sessions that start, and the evidence logged, in this window."""
 
 
-def _best_spf(sender: SenderStats) -> str | None:
-    if not sender.spf:
-        return None
-    results = {result for result, _ in sender.spf}
-    return min(results, key=lambda r: SPF_ORDER.index(r) if r in SPF_ORDER else 9)
-
-
 def _check_of(sender: SenderStats, result: HeloCheckResult | None) -> Check | None:
     """The check this sender failed: as logged, else as re-run; None if it passes."""
     if not sender.helo:
@@ -193,7 +185,7 @@ def _finding(
         sessions=sender.sessions,
         first_seen=first,
         last_seen=sender.last_seen or first,
-        spf=_best_spf(sender),
+        spf=best_spf(sender),
         reply=reply,
         dns=dns,
         senders=tuple(sorted(sender.senders))[:5],
@@ -254,20 +246,11 @@ def _recheck_spf(
 
 def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> tuple[list[Finding], int, int]:
     """Run the checks (one DNS batch) and verdicts over every sender."""
-    helos = {s.helo for s in traffic.senders.values() if s.helo}
-    queries = {h: q for h in helos if (q := dns_query_name(h)) is not None}
-    lookups: dict[str, HostLookup] = (
-        options.resolver.lookup_hosts(sorted(set(queries.values()))) if queries else {}
-    )
-    # As in senders.collect_blocks: what follows makes many small objects and no
-    # reference cycles, and each full collection would walk all of ``traffic`` again.
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], 100_000), *thresholds[1:])
-    try:
-        results: dict[str, HeloCheckResult] = {}
-        for helo in helos:
-            query = queries.get(helo)
-            results[helo] = check_helo(helo, lookups.get(query) if query else None)
+    helos = sorted({s.helo for s in traffic.senders.values() if s.helo})
+    # Many small objects and no reference cycles: each full collection would walk
+    # all of ``traffic`` again.
+    with rare_gc_passes():
+        results, lookups = lookup_and_check(helos, options.resolver)
         candidates = [s for s in traffic.senders.values()
                       if _check_of(s, results.get(s.helo)) is not None]
         rechecks = _recheck_spf(candidates, options)
@@ -280,8 +263,6 @@ def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> tuple[list[Findi
                 findings.append(finding)
         findings.sort(key=lambda f: (not f.suggested, f.verdict.label != Label.LEGITIMATE,
                                      -f.verdict.score, f.first_seen, f.client_ip, f.helo))
-    finally:
-        gc.set_threshold(*thresholds)
     temporary = sum(1 for lk in lookups.values() if lk.status.is_temporary)
     return findings, len(lookups), temporary
 

@@ -16,7 +16,7 @@ import typer
 
 from ..compat import StrEnum
 from ..errors import LogAnalyzeError
-from ..judge.checks import check_helo, dns_query_name, sanitize_helo
+from ..judge.checks import check_helos, sanitize_helo
 from ..judge.verdict import DEFAULT_WEIGHTS, load_weights
 from ..model import InputFormat
 from ..output import (
@@ -259,11 +259,10 @@ def check_command(
         with progress() as sink:
             resolver = resolver_for(nameserver, no_dns, dns_timeout, dns_deadline, dns_cache,
                                  no_dns_cache, sink)
-            queries = {n: q for n in names if (q := dns_query_name(n)) is not None}
-            lookups = resolver.lookup_hosts(sorted(set(queries.values()))) if queries else {}
+            checked = check_helos(names, resolver)
     except LogAnalyzeError as exc:
         fail(str(exc))
-    results = [check_helo(n, lookups.get(queries[n]) if n in queries else None) for n in names]
+    results = [checked[n] for n in names]
     if output_format is CheckFormat.JSON:
         records = [
             {"helo": r.helo, "invalid": r.invalid, "non_fqdn": r.non_fqdn, "unknown": r.unknown,

@@ -24,8 +24,7 @@ from ..compat import parse_iso
 from ..errors import ConfigError
 from ..input.cursors import open_source, source_key
 from ..input.positions import Cursor
-from ..judge.checks import Check, check_helo, dns_query_name
-from ..judge.dns import HostLookup
+from ..judge.checks import Check, HeloCheckResult, check_helos
 from ..model import ALL_KINDS, LogRecord, Window
 from ..parse import Tokenizer
 from ..pipeline import AnalyzeOptions, Finding, judge_traffic
@@ -162,15 +161,13 @@ def _rejected_span(history: SenderHistory | None, days: list[date]) -> tuple[int
 
 def _passing_reason(
     helo: str, options: AnalyzeOptions, last_rejected: date | None,
-    lookups: dict[str, HostLookup],
+    result: HeloCheckResult | None,
 ) -> str:
     table = options.helo_access
     if helo and table is not None and table.permits(helo):
         hit = table.lookup(helo)
         return f"your helo_access entry {hit[0] if hit else helo!r} lets it in"
     since = f" since {last_rejected.isoformat()}" if last_rejected else ""
-    query = dns_query_name(helo) if helo else None
-    result = check_helo(helo, lookups.get(query) if query else None) if helo else None
     if result is not None and not result.failed and result.unknown is False:
         return "its HELO passes the checks now: the sender fixed its DNS"
     if result is not None and result.failed:
@@ -217,11 +214,11 @@ def _now_passing(
             client = traffic.clients[old.client_ip]
             pending.append((key, client.name, old.last_rejected,
                             f"{client.queued} message(s) accepted; "))
-    queries = sorted({q for (_, helo), *_ in pending if helo and (q := dns_query_name(helo))})
-    lookups = options.resolver.lookup_hosts(queries) if queries else {}
+    checked = check_helos(sorted({helo for (_, helo), *_ in pending if helo}), options.resolver)
     for (ip, helo), name, last, prefix in pending:
         out[(ip, helo)] = NowPassing(
-            ip, helo, name, last, prefix + _passing_reason(helo, options, last, lookups))
+            ip, helo, name, last,
+            prefix + _passing_reason(helo, options, last, checked.get(helo)))
     return sorted(out.values(), key=lambda p: (p.client_ip, p.helo))
 
 

@@ -25,12 +25,12 @@ Nothing here does I/O or imports anything heavy.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from loganalyze.judge.dns import DnsStatus, HostLookup
-
 from ..compat import StrEnum
+from .dns import DnsStatus, HostLookup, HostResolver
 
 __all__ = [
     "NOT_QUERIED",
@@ -547,6 +547,23 @@ class HeloCheckResult:
         if self.non_fqdn:
             return Check.NON_FQDN
         return Check.UNKNOWN if self.unknown else None
+
+
+def check_helos(helos: Iterable[str], resolver: HostResolver) -> dict[str, HeloCheckResult]:
+    """The three checks on each distinct name, with one DNS batch for all of them."""
+    return lookup_and_check(helos, resolver)[0]
+
+
+def lookup_and_check(
+    helos: Iterable[str], resolver: HostResolver
+) -> tuple[dict[str, HeloCheckResult], dict[str, HostLookup]]:
+    """:func:`check_helos`, and the DNS answers it got (by query name)."""
+    names = list(dict.fromkeys(helos))
+    queries = {name: q for name in names if (q := dns_query_name(name)) is not None}
+    lookups = resolver.lookup_hosts(sorted(set(queries.values()))) if queries else {}
+    results = {name: check_helo(name, lookups.get(queries[name]) if name in queries else None)
+               for name in names}
+    return results, lookups
 
 
 def check_helo(helo: str, lookup: HostLookup | None) -> HeloCheckResult:

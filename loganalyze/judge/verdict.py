@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..aggregate import _KEEP as RECIPIENT_EXAMPLES
+from ..aggregate import KEEP_EXAMPLES as RECIPIENT_EXAMPLES
 from ..aggregate import ClientStats, SenderStats
 from ..compat import StrEnum, toml_module
 from ..errors import ConfigError
@@ -138,6 +138,14 @@ def _minutes(seconds: float) -> str:
 
 # SPF results, best first: one pass outweighs an earlier temperror.
 SPF_ORDER = ["pass", "neutral", "none", "temperror", "permerror", "softfail", "fail"]
+
+
+def best_spf(sender: SenderStats) -> str | None:
+    """The best SPF result logged for ``sender`` (an unknown word ranks last), or None."""
+    results = {result for result, _ in sender.spf}
+    if not results:
+        return None
+    return min(results, key=lambda r: SPF_ORDER.index(r) if r in SPF_ORDER else len(SPF_ORDER))
 
 
 def _spf_words(result: str, domain: str, how: str, w: Weights) -> list[Evidence]:

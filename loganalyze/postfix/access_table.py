@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..judge.checks import HeloCheckResult, check_helo, dns_query_name
+from ..judge.checks import HeloCheckResult, check_helos
 from ..judge.dns import HostResolver
 from ..judge.domains import has_public_suffix, registered_domain
 from ..judge.verdict import Label
@@ -213,11 +213,6 @@ def write_atomically(path: Path, text: str, when: datetime) -> Path | None:
 def review(table: HeloAccessTable, analysis: Analysis, resolver: HostResolver) -> list[ReviewItem]:
     """Review ``table`` against a finished analysis, re-running the checks on its keys."""
     keys = [key for key in table.entries if table.permits(key)]
-    queries = {key: q for key in keys if (q := dns_query_name(key)) is not None}
-    lookups = resolver.lookup_hosts(sorted(set(queries.values()))) if queries else {}
-    key_checks = {
-        key: check_helo(key, lookups.get(queries[key]) if key in queries else None)
-        for key in keys
-    }
+    key_checks = check_helos(keys, resolver)
     seen = {sender.helo for sender in analysis.traffic.senders.values() if sender.helo}
     return review_table(table, seen, analysis.findings, key_checks)
