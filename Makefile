@@ -50,7 +50,8 @@ test-pythons: $(VENV)/.installed-test
 	.ci/every-python
 
 # The throughput/memory benchmark (issue 8): generates 1M- and 5M-line logs (about 900 MB
-# in tests/benchmarks/data/, git-ignored) and times analyze, grep and pflogsumm on them.
+# in tests/benchmarks/data/, git-ignored) and times analyze, the first report, grep and
+# pflogsumm on them.
 bench: $(VENV)/.installed
 	$(BIN)/python tests/benchmarks/run_bench.py $(BENCH_ARGS)
 

@@ -10,6 +10,8 @@ going to /dev/null:
 
 * ``analyze LOG --format json --no-dns`` pinned to one core (``taskset -c 0``);
 * the same on all cores (with ``--jobs N`` when ``analyze --help`` offers it);
+* the first ``loganalyze report LOG --always --format json --no-dns`` on a fresh
+  state, pinned to one core (issue 20: it should cost what ``analyze`` costs);
 * the gzip-compressed log through analyze, and ``gzip -dc`` alone;
 * ``LC_ALL=C grep -c -E`` selecting the lines the analysis needs, and
   ``pflogsumm``, when installed, for the ratios.
@@ -34,6 +36,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -533,9 +536,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     grep = None if args.no_grep else shutil.which("grep")
     zcat = shutil.which("gzip")
     exe = _shown(analyze[0])
+    report_exe = Path(analyze[0]).with_name("loganalyze")
+    state_dir = Path(tempfile.mkdtemp(prefix="loganalyze-bench-"))
     cmd_text = {
         "analyze-1core": " ".join(pin + [exe, "LOG", "--format", "json", "--no-dns"]),
         "analyze-2cores": " ".join([exe, "LOG", "--format", "json", "--no-dns"] + jobs),
+        "report-1core": " ".join(pin + [_shown(str(report_exe)), "report", "LOG", "--state",
+                                        "NEW.sqlite", "--always", "--format", "json",
+                                        "--no-dns"]),
         "analyze-gz": " ".join([exe, "LOG.gz", "--format", "json", "--no-dns"] + jobs),
         "zcat": "gzip -dc LOG.gz",
         "grep": f"LC_ALL=C grep -c -E '{GREP_PATTERN}' LOG",
@@ -567,6 +575,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                             args.repeat, args.timeout))
         runs.append(measure(Run("analyze-2cores", lines, str(path), analyze + base + jobs, size),
                             args.repeat, args.timeout))
+        if report_exe.exists():
+            # A fresh state for every run: the first report reads the whole log.
+            state = state_dir / "state.sqlite"
+            report = ["sh", "-c", 'rm -f "$1"*; shift; exec "$@"', "sh", str(state)]
+            report += pin + [str(report_exe), "report", str(path), "--state", str(state),
+                             "--always", "--format", "json", "--no-dns"]
+            runs.append(measure(Run("report-1core", lines, str(path), report, size),
+                                args.repeat, args.timeout))
         if gz is not None:
             _warm(gz)
             gz_cmd = analyze + [str(gz), "--format", "json", "--no-dns"] + jobs
