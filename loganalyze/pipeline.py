@@ -290,11 +290,12 @@ def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     they are read oldest first, by their first time stamp.
     """
     from . import parallel
+    from .input import split
 
-    if options.jobs != 1 and parallel.worth_splitting(paths):
-        jobs = options.jobs or parallel.default_jobs()
-        tasks = parallel.plan(paths, jobs, input_format=options.input_format, tz=options.tz,
-                              now=options.now, year=options.year)
+    if options.jobs != 1 and split.worth_splitting(paths):
+        jobs = options.jobs or split.default_jobs()
+        tasks = split.plan(paths, jobs, input_format=options.input_format, tz=options.tz,
+                           now=options.now, year=options.year)
         merged = parallel.run_tasks(
             tasks, jobs, input_format=options.input_format, tz=options.tz, now=options.now,
             on_lines=options.on_line_block, window=options.window, year=options.year,

@@ -26,9 +26,10 @@ from typing import Any
 
 import pytest
 
-from loganalyze import frames, parallel
+from loganalyze import frames
 from loganalyze.daily.records import DailyReport
 from loganalyze.daily.run import ReportSettings, run_report
+from loganalyze.input import split as input_split
 from loganalyze.judge.dns_resolver import DnsResolver
 from loganalyze.output import finding_record
 from loganalyze.pipeline import AnalyzeOptions, Finding, analyze_logs
@@ -138,7 +139,7 @@ def test_every_path_gives_the_same_findings(
     assert frame(**whole_log) == expected, "a since/until window over the whole log differs"
 
     # Ranges of a few kB: every log here is split among the workers.
-    monkeypatch.setattr(parallel, "MIN_RANGE", max(512, log.stat().st_size // 8))
+    monkeypatch.setattr(input_split, "MIN_RANGE", max(512, log.stat().st_size // 8))
     for jobs in (2, 4):
         split = analyze_logs(paths, options(jobs))
         assert _rows(split.findings) == expected, f"--jobs {jobs} differs from analyze"

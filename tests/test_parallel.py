@@ -13,6 +13,7 @@ import pytest
 
 from loganalyze import parallel
 from loganalyze.errors import InputError, LogAnalyzeError
+from loganalyze.input import split as input_split
 from loganalyze.judge.dns import NoDnsResolver
 from loganalyze.output import finding_record
 from loganalyze.pipeline import Analysis, AnalyzeOptions, analyze_logs
@@ -49,9 +50,9 @@ def summary(analysis: Analysis) -> tuple[object, ...]:
 def test_split_file_equals_sequential(
     path: Path, range_bytes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(parallel, "MIN_RANGE", range_bytes)
+    monkeypatch.setattr(input_split, "MIN_RANGE", range_bytes)
     sequential = run(path, 1)
-    tasks = parallel.plan([str(path)], 64, input_format=parallel.InputFormat.AUTO, tz=None,
+    tasks = input_split.plan([str(path)], 64, input_format=input_split.InputFormat.AUTO, tz=None,
                           now=None, year=2026)
     assert len(tasks) == min(64, max(1, path.stat().st_size // range_bytes))  # really split
     assert len(tasks) > 1 or range_bytes > 2048
@@ -64,7 +65,7 @@ def test_split_file_equals_sequential(
 
 
 def test_split_keeps_the_year_across_new_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parallel, "MIN_RANGE", 256)
+    monkeypatch.setattr(input_split, "MIN_RANGE", 256)
     lines = []
     for i, day in enumerate(["Dec 31 23:50:00", "Dec 31 23:59:00", "Jan  1 00:05:00",
                              "Jan  1 00:10:00", "Jan  1 00:20:00"]):
@@ -99,7 +100,7 @@ def test_cli_jobs_option(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_split_run_reports_progress_of_all_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     # Progress goes to the callback of the process that shows it, summed over the
     # workers (forked processes write their counts to shared memory).
-    monkeypatch.setattr(parallel, "MIN_RANGE", 16384)
+    monkeypatch.setattr(input_split, "MIN_RANGE", 16384)
     path = FIXTURES / "mail.log"
     seen: list[int] = []
     options = AnalyzeOptions(resolver=NoDnsResolver(), year=2026, jobs=4,
@@ -129,9 +130,9 @@ def test_several_files_share_the_cores(tmp_path: Path, monkeypatch: pytest.Monke
     # Each file is a task (the plain ones split too); the processes take the next
     # one as they finish. A session cut by a rotation is finished by the worker of
     # the older file, reading on into the next: the result is a sequential run's.
-    monkeypatch.setattr(parallel, "MIN_RANGE", 1024)
+    monkeypatch.setattr(input_split, "MIN_RANGE", 1024)
     names = _rotated(tmp_path)
-    tasks = parallel.plan(names, 3, input_format=parallel.InputFormat.AUTO, tz=None, now=None,
+    tasks = input_split.plan(names, 3, input_format=input_split.InputFormat.AUTO, tz=None, now=None,
                           year=2026)
     assert len(tasks) > 5  # the plain files are split as well
     assert [t.first for t in tasks].count(True) == 1
@@ -148,7 +149,7 @@ def test_several_files_share_the_cores(tmp_path: Path, monkeypatch: pytest.Monke
 def test_a_damaged_file_in_a_worker_is_a_one_line_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(parallel, "MIN_RANGE", 1024)
+    monkeypatch.setattr(input_split, "MIN_RANGE", 1024)
     names = _rotated(tmp_path)
     damaged = Path(names[-1])  # the oldest, gzip'd: cut in the middle
     damaged.write_bytes(damaged.read_bytes()[:200])
@@ -167,17 +168,17 @@ def test_every_cut_point_gives_the_sequential_result(tmp_path: Path) -> None:
     log.write_text("".join(lines))
     assert any("does not resolve to address" in line for line in lines)
 
-    def run(tasks: list[parallel.Task]) -> Any:
-        return parallel.run_tasks(tasks, 1, input_format=parallel.InputFormat.AUTO, tz=None,
+    def run(tasks: list[input_split.Task]) -> Any:
+        return parallel.run_tasks(tasks, 1, input_format=input_split.InputFormat.AUTO, tz=None,
                                   now=None)
 
-    whole = run([parallel.Task(str(log), 0, None, True, 2026)])
+    whole = run([input_split.Task(str(log), 0, None, True, 2026)])
     size = log.stat().st_size
     offset = 0
     for line in lines[:-1]:
         offset += len(line.encode())
-        tasks = [parallel.Task(str(log), 0, offset, True, 2026),
-                 parallel.Task(str(log), offset, size, False, 2026)]
+        tasks = [input_split.Task(str(log), 0, offset, True, 2026),
+                 input_split.Task(str(log), offset, size, False, 2026)]
         split = run(tasks)
         assert split[1:] == whole[1:], offset
         assert _traffic(split[0]) == _traffic(whole[0]), offset
@@ -196,11 +197,11 @@ def _traffic(traffic: Any) -> object:
 
 def test_a_worker_that_dies_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
     # As when the kernel's OOM killer ends a worker: no part ever comes back.
-    monkeypatch.setattr(parallel, "MIN_RANGE", 16384)
+    monkeypatch.setattr(input_split, "MIN_RANGE", 16384)
     main = os.getpid()
     run = parallel._run
 
-    def dying(task: parallel.Task, settings: Any, slot: int = -1) -> parallel.Part:
+    def dying(task: input_split.Task, settings: Any, slot: int = -1) -> parallel.Part:
         if os.getpid() != main:
             os._exit(9)
         return run(task, settings, slot)
@@ -219,10 +220,10 @@ def test_a_worker_that_dies_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch)
 
 def test_default_jobs_is_one_per_usable_core_at_most_four() -> None:
     cores = len(os.sched_getaffinity(0))
-    assert parallel.default_jobs() == max(1, min(cores, parallel.DEFAULT_MAX_JOBS))
+    assert input_split.default_jobs() == max(1, min(cores, input_split.DEFAULT_MAX_JOBS))
     # Pinned to one core (as under taskset -c 0), the default is one process.
     script = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
-              "from loganalyze import parallel; print(parallel.default_jobs())")
+              "from loganalyze.input import split; print(split.default_jobs())")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.strip() == "1"

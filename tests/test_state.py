@@ -227,3 +227,13 @@ def test_default_state_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert default_state_path() == tmp_path / "home" / "loganalyze" / "state.sqlite"
     monkeypatch.setattr(state_module.os, "geteuid", lambda: 0)
     assert default_state_path() == system
+
+
+def test_storage_loads_no_stage_of_the_pipeline() -> None:
+    """The state is storage: importing it must not pull in the parser, judge or pipeline."""
+    code = ("import sys, loganalyze.daily.state; "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('loganalyze'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["loganalyze", "loganalyze.daily", "loganalyze.daily.state",
+                   "loganalyze.errors"]

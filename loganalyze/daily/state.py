@@ -29,12 +29,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
 from ..errors import LogAnalyzeError
-from ..pipeline import Finding
+
+if TYPE_CHECKING:  # storage needs no stage at run time: a Finding is only read here
+    from ..pipeline import Finding
 
 SYSTEM_STATE = Path("/var/lib/loganalyze/state.sqlite")
 """The state file of a system-wide cron job (used when running as root)."""
