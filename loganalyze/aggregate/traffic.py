@@ -11,21 +11,17 @@ the number of lines; per-sender lists are capped.
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_left, insort
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import partial
 from sys import intern
 from typing import Any
 
-from .judge.checks import Check
-from .model import EVERYTHING, EVIDENCE_KINDS, Kind, LogRecord, Window
-from .parse import Tokenizer
-from .sessions import Reject, SessionBuilder, SmtpSession
+from ..judge.checks import Check
+from ..model import Kind, LogRecord
+from ..sessions import Reject, SmtpSession
 
 # Enough to tell "few" from "many" recipients and to show examples.
 KEEP_EXAMPLES = 50
@@ -35,8 +31,6 @@ _KEEP_CLIENT_SENDERS = 10
 _KEEP_LISTS = 10
 # Session start times kept per sender (for the retry evidence).
 _KEEP_ATTEMPTS = 1000
-# Allocations between two runs of the youngest garbage collection while collecting.
-_GC_THRESHOLD = 100_000
 
 
 _Sample = list[str]
@@ -492,7 +486,7 @@ def add_evidence(traffic: Traffic, record: LogRecord) -> None:
     elif kind is Kind.POSTSCREEN_DNSBL:
         client.dnsbl_rank = max(client.dnsbl_rank, record.score or 0)
     elif kind is Kind.DNSBL_LISTED:
-        _add_list(client, record.reason)
+        add_dnsbl_list(client, record.reason)
     elif kind is Kind.POSTSCREEN_REJECT:
         client.postscreen_rejects += 1
     elif kind is Kind.POSTSCREEN_EVENT:
@@ -502,126 +496,5 @@ def add_evidence(traffic: Traffic, record: LogRecord) -> None:
         client.spf_rejects += 1
 
 
-class TrafficCollector(SessionBuilder):
-    """Records to senders in one step: the sink of :meth:`Tokenizer.scan`.
-
-    A :class:`~loganalyze.sessions.SessionBuilder` whose completed sessions go
-    straight into :attr:`traffic` (:func:`add_session`), and which folds the
-    postscreen, dnsblog and SPF-reject evidence into it too (:func:`add_evidence`).
-    With a ``window``, only the sessions that start inside it and the evidence
-    logged inside it count (:class:`~loganalyze.model.Window`).
-    Call :meth:`finish` at the end of the input.
-    """
-
-    def __init__(self, traffic: Traffic | None = None, window: Window = EVERYTHING) -> None:
-        self.traffic = traffic if traffic is not None else Traffic()
-        self._clients = self.traffic.clients
-        self.window = window
-        add = partial(add_session, self.traffic)
-        if window.is_open:
-            super().__init__(on_session=add)
-        else:
-            holds = window.holds
-
-            def add_inside(session: SmtpSession) -> None:
-                if holds(session.start):
-                    add(session)
-                else:
-                    self.stats.sessions -= 1
-                    self.stats.outside_window += 1
-
-            super().__init__(on_session=add_inside)
-        self._all_times = window.is_open
-
-    def record(self, record: LogRecord) -> None:
-        """Any record: session lines to the builder, evidence to the client."""
-        if record.kind in EVIDENCE_KINDS:
-            if self._all_times or self.window.holds(record.time):
-                add_evidence(self.traffic, record)
-        else:
-            self.apply(record)
-
-    def finish(self) -> None:
-        """End of input: the sessions still open are cut off and counted."""
-        for _ in self.close():
-            pass
-
-    def _client(self, time: datetime, ip: str) -> ClientStats | None:
-        """The client of an evidence line logged at ``time``; None outside the window."""
-        if not ip or not (self._all_times or self.window.holds(time)):
-            return None
-        client = self._clients.get(ip)
-        if client is None:
-            client = self._clients[ip] = ClientStats(ip)
-        return client
-
-    def postscreen_seen(self, time: datetime, ip: str) -> None:
-        """postscreen CONNECT or DISCONNECT: the client exists (as add_evidence records it)."""
-        self._client(time, ip)
-
-    def postscreen_pass(self, time: datetime, ip: str) -> None:
-        """postscreen PASS NEW/OLD."""
-        client = self._client(time, ip)
-        if client is not None:
-            client.postscreen_pass += 1
-
-    def postscreen_dnsbl(self, time: datetime, ip: str, rank: int) -> None:
-        """postscreen DNSBL rank N."""
-        client = self._client(time, ip)
-        if client is not None:
-            client.dnsbl_rank = max(client.dnsbl_rank, rank or 0)
-
-    def dnsbl_listed(self, time: datetime, ip: str, domain: str) -> None:
-        """dnsblog: the address is listed by ``domain``."""
-        client = self._client(time, ip)
-        if client is not None:
-            _add_list(client, domain)
-
-
-def _add_list(client: ClientStats, domain: str) -> None:
+def add_dnsbl_list(client: ClientStats, domain: str) -> None:
     client._dnsbl_lists = _sample(client._dnsbl_lists, (domain,), _KEEP_LISTS)
-
-
-@contextmanager
-def rare_gc_passes() -> Iterator[None]:
-    """Make Python's cyclic garbage collector run rarely, then restore it: building and
-    judging the aggregates makes many small containers and no reference cycles."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], _GC_THRESHOLD), *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-
-
-def collect_blocks(
-    blocks: Iterable[Sequence[str]], tokenizer: Tokenizer, collector: TrafficCollector,
-    progress: Callable[[int], None] | None = None,
-) -> None:
-    """Stream blocks of lines through ``tokenizer`` into ``collector``, then finish it.
-
-    ``progress`` is called with the number of lines read so far after each
-    block that passes a multiple of 65536 lines.
-
-    Python's cyclic garbage collector is made to run rarely meanwhile: the
-    aggregates grow by many small containers, which it would otherwise walk
-    again and again (a third of the time), and nothing here makes reference
-    cycles. The thresholds are restored afterwards.
-    """
-    with rare_gc_passes():
-        lineno = 1
-        for block in blocks:
-            before = lineno
-            tokenizer.scan(block, lineno, collector)
-            lineno += len(block)
-            if progress is not None and (lineno - 1) >> 16 != (before - 1) >> 16:
-                progress(lineno - 1)
-        collector.finish()
-
-
-def collect(sessions: Iterable[SmtpSession], traffic: Traffic | None = None) -> Traffic:
-    """Aggregate a stream of sessions."""
-    traffic = traffic or Traffic()
-    for session in sessions:
-        add_session(traffic, session)
-    return traffic
