@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import ConfigError
-from .checks import valid_hostname
 from .dns import (
     DEFAULT_CONCURRENCY,
     DEFAULT_DEADLINE,
@@ -30,6 +29,7 @@ from .dns import (
     lookup_key,
     parse_nameserver,
 )
+from .hostname import valid_hostname
 
 if TYPE_CHECKING:
     import dns.message
