@@ -34,9 +34,6 @@ from .records import DailyReport, NowPassing, SenderRow
 from .resume import read_sessions
 from .state import DayCount, SenderHistory, State, StateLock
 
-_CHECK_ORDER = [c.value for c in Check]
-
-
 # -- --since / --until ------------------------------------------------------------------
 
 _RELATIVE = re.compile(r"(\d+)\s*([dh])")
@@ -287,7 +284,7 @@ def run_report(
             until = settings.until or collector.last
             report = DailyReport(
                 since, until, lines_read, collector.sessions,
-                {c: collector.by_check[c] for c in _CHECK_ORDER if collector.by_check[c]},
+                {c.value: n for c in Check if (n := collector.by_check[c.value])},
                 {h: dict(c) for h, c in sorted(collector.by_hour.items())},
                 rows, passing,
                 [(h, n, len(collector.helo_clients[h]))

@@ -23,7 +23,6 @@ from .records import finding_record
 WIDTH = 80
 """Line width of the text report."""
 
-_CHECK_ORDER = [c.value for c in Check]
 
 
 # -- text --------------------------------------------------------------------------------
@@ -247,7 +246,7 @@ def chart_png(report: DailyReport) -> bytes | None:
     figure = Figure(figsize=(6.4, 2.4), dpi=100)
     axes = figure.add_subplot()
     bottom = [0] * len(slots)
-    for check in _CHECK_ORDER:
+    for check in (c.value for c in Check):  # in Postfix's order
         counts = [report.rejects_by_hour.get(slot, {}).get(check, 0) for slot in slots]
         if not any(counts):
             continue

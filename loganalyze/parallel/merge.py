@@ -25,12 +25,11 @@ class PartMerger:
     its clients and senders (``"clients"``, ``"senders"``).
     """
 
-    def __init__(self, settings: RunSettings | None = None) -> None:
-        self._now = (settings.now if settings else None) or datetime.now()
-        self._explicit_year = settings is not None and settings.year is not None
+    def __init__(self, settings: RunSettings) -> None:
+        self._now = settings.now or datetime.now()
+        self._explicit_year = settings.year is not None
         # Where a sequential read's year inference stands after the parts merged so far.
-        self._clock: tuple[int | None, int] | None = (
-            settings.year if settings else None, 0)
+        self._clock: tuple[int | None, int] | None = (settings.year, 0)
         self.traffic: Traffic | None = None
         self.lines = TokenizerStats()
         self.sessions = SessionStats()
