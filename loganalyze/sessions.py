@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from sys import intern  # addresses: every sample holds the same local recipients again
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from .judge.checks import Check, check_for_reason
 from .model import Kind, LogRecord
@@ -113,6 +113,10 @@ class SmtpSession:
     """False when the log starts in the middle of this session."""
     saw_disconnect: bool = True
     """False when the log ends (or loses the line) before the disconnect."""
+    first_line: int = 0
+    """The number of the line the session begins with: its connect (or the hostname
+    warning logged just before it), else its first line in the log. 0 when the
+    builder is not told line numbers."""
 
     @property
     def helo_rejects(self) -> list[Reject]:
@@ -178,6 +182,20 @@ class _PendingSpf(NamedTuple):
     identity: str
 
 
+class LineCounter(Protocol):
+    """What tells the builder which line it is reading (the tokenizer)."""
+
+    line_number: int
+
+
+class _Warning(NamedTuple):
+    """A hostname warning waiting for its connect."""
+
+    reason: str
+    line: int
+    time: datetime
+
+
 class SessionBuilder:
     """Feed records in log order; completed sessions come out as they end.
 
@@ -187,14 +205,19 @@ class SessionBuilder:
     same facts as plain values; the tokenizer's fast path calls them directly,
     so no record object is made. They pass completed sessions to
     ``on_session`` when one is given; :meth:`feed` yields them otherwise.
+    With ``lines`` (the tokenizer), each session knows the line it began with
+    (:attr:`SmtpSession.first_line`).
     """
 
-    def __init__(self, on_session: Callable[[SmtpSession], object] | None = None) -> None:
+    def __init__(self, on_session: Callable[[SmtpSession], object] | None = None, *,
+                 lines: LineCounter | None = None) -> None:
         self._open: dict[tuple[str, str, int], SmtpSession] = {}
         # The open sessions of each (host, client address), in opening order: SPF
         # results are matched by client, not by process.
         self._by_client: dict[tuple[str, str], list[SmtpSession]] = {}
-        self._warnings: dict[tuple[str, str, int], str] = {}
+        self._warnings: dict[tuple[str, str, int], _Warning] = {}
+        self._lines = lines
+        self._latest: datetime | None = None  # the latest end of a completed session
         self._pending_spf: dict[tuple[str, str], list[_PendingSpf]] = {}
         self.stats = SessionStats()
         self._next_sweep: datetime | None = None
@@ -251,7 +274,7 @@ class SessionBuilder:
             self.lost(record.time, record.host, record.service, record.pid,
                       record.client_name, record.client_ip, record.stage, record.reason)
         elif kind is Kind.HOSTNAME_MISMATCH:
-            self.mismatch(record.host, record.service, record.pid, record.reason)
+            self.mismatch(record.time, record.host, record.service, record.pid, record.reason)
 
     def connect(self, time: datetime, host: str, service: str, pid: int, name: str,
                 ip: str) -> None:
@@ -314,9 +337,28 @@ class SessionBuilder:
             self._forget(session)
         return session
 
-    def mismatch(self, host: str, service: str, pid: int, reason: str) -> None:
+    def mismatch(self, time: datetime, host: str, service: str, pid: int, reason: str) -> None:
         """Postfix's 'hostname X does not resolve to address Y' before a connect."""
-        self._warnings[(host, service, pid)] = reason
+        line = self._lines.line_number if self._lines is not None else 0
+        self._warnings[(host, service, pid)] = _Warning(reason, line, time)
+
+    def pending_warnings(self, within: float) -> list[int]:
+        """The lines of hostname warnings still waiting for their connect, logged at most
+        ``within`` seconds before the latest session line.
+
+        Postfix logs the warning just before ``connect from``: a reader that stops
+        between the two must read the warning again next time. Older unclaimed
+        warnings will never be claimed.
+        """
+        ends = [s.end for s in self._open.values()]
+        if self._latest is not None:
+            ends.append(self._latest)
+        ends += [w.time for w in self._warnings.values()]
+        if not ends:
+            return []
+        latest = max(ends)
+        return [w.line for w in self._warnings.values()
+                if (latest - w.time).total_seconds() <= within]
 
     def spf(self, time: datetime, host: str, ip: str, helo: str | None, sender: str | None,
             result: str, identity: str) -> None:
@@ -342,12 +384,16 @@ class SessionBuilder:
     def _new(self, key: tuple[str, str, int], time: datetime, name: str, ip: str,
              saw_connect: bool) -> SmtpSession:
         session = SmtpSession(key[0], key[1], key[2], name, ip, time, time)
+        if self._lines is not None:
+            session.first_line = self._lines.line_number
         if not saw_connect:
             session.saw_connect = False
         if self._warnings:
-            warning = self._warnings.pop(key, "")
-            if warning and saw_connect:
-                session.hostname_warning = warning
+            warning = self._warnings.pop(key, None)
+            if warning is not None and warning.reason and saw_connect:
+                session.hostname_warning = warning.reason
+                if self._lines is not None:
+                    session.first_line = warning.line
         self._open[key] = session
         by_client = self._by_client.get((key[0], ip))
         if by_client is None:
@@ -388,6 +434,8 @@ class SessionBuilder:
                     break
 
     def _finish(self, session: SmtpSession) -> None:
+        if self._latest is None or session.end > self._latest:
+            self._latest = session.end
         self.stats.sessions += 1
         if not session.saw_disconnect:
             self.stats.without_disconnect += 1

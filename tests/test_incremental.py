@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from loganalyze.daily.resume import SessionOrigins, read_sessions
+from loganalyze.daily.resume import read_sessions
 from loganalyze.errors import InputError
 from loganalyze.input.cursors import (
     JOURNAL,
@@ -33,6 +33,7 @@ from loganalyze.input.cursors import (
 )
 from loganalyze.input.journal import JournalLog
 from loganalyze.input.positions import Cursor, FilePosition, JournalPosition
+from loganalyze.model import Kind
 from loganalyze.parse import Tokenizer
 from loganalyze.sessions import SessionBuilder, SmtpSession
 
@@ -383,17 +384,29 @@ def test_cursor_round_trip() -> None:
     assert Cursor.from_record(json.loads(json.dumps(journal.to_record()))) == journal
 
 
-def test_origins_mirror_the_session_builder(fixture_lines: list[bytes]) -> None:
-    """White box: the tracker knows exactly the sessions the builder has open."""
+def test_sessions_know_the_line_they_began_with(fixture_lines: list[bytes]) -> None:
+    """The replay resumes at a session's first line: its connect, or the hostname
+    warning smtpd logged just before it (the builder attaches that warning)."""
     tokenizer = Tokenizer(year=2026, now=NOW)
-    builder = SessionBuilder()
-    origins = SessionOrigins()
-    for number, line in enumerate(fixture_lines, 1):
-        record = tokenizer.parse(line.decode().rstrip("\n"), number)
-        if record is None:
-            continue
-        origins.feed(builder, record, (number, number, True))
-        assert set(origins.open) == set(builder.open_sessions)
+    sessions: list[SmtpSession] = []
+    builder = SessionBuilder(sessions.append, lines=tokenizer)
+    texts = [line.decode().rstrip("\n") for line in fixture_lines]
+    for number, text in enumerate(texts, 1):
+        record = tokenizer.parse(text, number)
+        if record is not None:
+            builder.apply(record)
+    list(builder.close())
+    assert len(sessions) > 100
+    warned = 0
+    for session in sessions:
+        first = tokenizer.parse(texts[session.first_line - 1], session.first_line)
+        assert first is not None and (first.host, first.pid) == (session.host, session.pid)
+        if session.hostname_warning:
+            warned += 1
+            assert first.kind is Kind.HOSTNAME_MISMATCH
+        elif session.saw_connect:
+            assert first.kind is Kind.CONNECT and first.time == session.start
+    assert warned
 
 
 def test_default_logs(tmp_path: Path) -> None:
@@ -516,9 +529,11 @@ def test_journal_entries_are_read_as_analyze_reads_journal_json(
              "_HOSTNAME": "vm", "SYSLOG_IDENTIFIER": "postfix/smtpd", "SYSLOG_PID": "12",
              "MESSAGE": list(b"connect from mail.example.org[192.0.2.1]")}
     store.write_text(json.dumps(entry) + "\n")
-    [(_, text, new)] = list(JournalLog(None, command=command).lines())
+    [block] = list(JournalLog(None, command=command).blocks())
+    assert block.new_from == 0 and list(block.keys) == ["s=1"]
+    [text] = block.lines
     record = Tokenizer().parse(text)
-    assert new and record is not None
+    assert record is not None
     assert (record.time, record.host, record.service, record.pid) == (
         sent, "vm", "postfix/smtpd", 12)
     assert record.kind.value == "connect" and record.client_ip == "192.0.2.1"

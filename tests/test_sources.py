@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from loganalyze.cli.app import app
 from loganalyze.errors import InputError
 from loganalyze.input import files as sources
+from loganalyze.input import lines as lines_module
 from loganalyze.input.files import read_lines
 from loganalyze.input.timeline import order_inputs, probe, read_timeline
 from loganalyze.model import InputFormat
@@ -89,7 +90,7 @@ def test_small_blocks_split_utf8_and_lines(tmp_path: Path, monkeypatch: pytest.M
 
 def test_megabyte_lines_are_kept_then_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sources, "_BLOCK", 1000)
-    monkeypatch.setattr(sources, "MAX_KEPT_LINE", 5000)
+    monkeypatch.setattr(lines_module, "MAX_KEPT_LINE", 5000)
     data = b"first\n" + b"x" * 4000 + b"\n" + b"y" * 50_000 + b"\nlast\n" + b"z" * 20_000
     path = tmp_path / "log"
     path.write_bytes(data)

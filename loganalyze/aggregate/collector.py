@@ -11,7 +11,7 @@ from functools import partial
 
 from ..model import EVERYTHING, EVIDENCE_KINDS, LogRecord, Window
 from ..parse import Tokenizer
-from ..sessions import SessionBuilder, SmtpSession
+from ..sessions import LineCounter, SessionBuilder, SmtpSession
 from .traffic import (
     ClientStats,
     Traffic,
@@ -29,16 +29,23 @@ class TrafficCollector(SessionBuilder):
     postscreen, dnsblog and SPF-reject evidence into it too (:func:`add_evidence`).
     With a ``window``, only the sessions that start inside it and the evidence
     logged inside it count (:class:`~loganalyze.model.Window`).
+    ``on_session`` replaces :func:`add_session` (the daily report decides which
+    sessions are its own); ``lines`` is the tokenizer, for
+    :attr:`~loganalyze.sessions.SmtpSession.first_line`.
     Call :meth:`finish` at the end of the input.
     """
 
-    def __init__(self, traffic: Traffic | None = None, window: Window = EVERYTHING) -> None:
+    def __init__(
+        self, traffic: Traffic | None = None, window: Window = EVERYTHING, *,
+        on_session: Callable[[SmtpSession], object] | None = None,
+        lines: LineCounter | None = None,
+    ) -> None:
         self.traffic = traffic if traffic is not None else Traffic()
         self._clients = self.traffic.clients
         self.window = window
-        add = partial(add_session, self.traffic)
+        add = partial(add_session, self.traffic) if on_session is None else on_session
         if window.is_open:
-            super().__init__(on_session=add)
+            super().__init__(on_session=add, lines=lines)
         else:
             holds = window.holds
 
@@ -49,13 +56,20 @@ class TrafficCollector(SessionBuilder):
                     self.stats.sessions -= 1
                     self.stats.outside_window += 1
 
-            super().__init__(on_session=add_inside)
+            super().__init__(on_session=add_inside, lines=lines)
         self._all_times = window.is_open
+        self._evidence = True
+
+    def count_evidence(self, on: bool) -> None:
+        """Whether evidence lines count from now on (lines the daily report reads again
+        only to rebuild its open sessions do not)."""
+        self._evidence = on
+        self._all_times = on and self.window.is_open
 
     def record(self, record: LogRecord) -> None:
         """Any record: session lines to the builder, evidence to the client."""
         if record.kind in EVIDENCE_KINDS:
-            if self._all_times or self.window.holds(record.time):
+            if self._all_times or (self._evidence and self.window.holds(record.time)):
                 add_evidence(self.traffic, record)
         else:
             self.apply(record)
@@ -67,7 +81,7 @@ class TrafficCollector(SessionBuilder):
 
     def _client(self, time: datetime, ip: str) -> ClientStats | None:
         """The client of an evidence line logged at ``time``; None outside the window."""
-        if not ip or not (self._all_times or self.window.holds(time)):
+        if not ip or not (self._all_times or (self._evidence and self.window.holds(time))):
             return None
         client = self._clients.get(ip)
         if client is None:

@@ -19,13 +19,13 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from .. import __version__
-from ..aggregate import Traffic, add_evidence, add_session
+from ..aggregate import Traffic, add_session
 from ..compat import parse_iso
 from ..errors import ConfigError
 from ..input.cursors import open_source, source_key
 from ..input.positions import Cursor
 from ..judge.checks import Check, HeloCheckResult, check_helos
-from ..model import ALL_KINDS, LogRecord, Window
+from ..model import ALL_KINDS, Window
 from ..parse import Tokenizer
 from ..pipeline import AnalyzeOptions, Finding, judge_traffic
 from ..postfix.helo_access import access_key
@@ -85,8 +85,9 @@ class ReportSettings:
 
 class ReportTally:
     """What one report run counts: the traffic for the verdicts (the same
-    :func:`add_session` and :func:`add_evidence` as ``analyze``), plus the
-    report's own counters (rejects per check and hour, per-day counts)."""
+    :func:`add_session`, and the evidence that analyze's collector adds), plus
+    the report's own counters (rejects per check and hour, per-day counts).
+    It is called with the sessions inside :attr:`window`."""
 
     def __init__(self, window: Window) -> None:
         self.window = window
@@ -101,11 +102,6 @@ class ReportTally:
         self.days: dict[tuple[str, str, date], DayCount] = {}
         self.hosts: set[str] = set()
 
-    def evidence(self, record: LogRecord) -> None:
-        """A postscreen, dnsblog or SPF-reject line: evidence about its client."""
-        if self.window.holds(record.time):
-            add_evidence(self.traffic, record)
-
     def reject_days(self) -> dict[tuple[str, str], list[date]]:
         """The days each (client, HELO) was rejected on, oldest first."""
         days: dict[tuple[str, str], list[date]] = defaultdict(list)
@@ -115,8 +111,6 @@ class ReportTally:
         return days
 
     def __call__(self, session: SmtpSession) -> None:
-        if not self.window.holds(session.start):
-            return
         self.sessions += 1
         self.hosts.add(session.host)
         self.first = session.start if self.first is None else min(self.first, session.start)
@@ -257,8 +251,9 @@ def run_report(
                 tokenizer = Tokenizer(year=options.year, now=options.now or now, tz=options.tz,
                                       input_format=options.input_format, kinds=ALL_KINDS)
                 new_cursor, stats = read_sessions(
-                    source, tokenizer, collector, on_evidence=collector.evidence,
-                    until=settings.until, progress=options.on_line_block,
+                    source, tokenizer, collector, traffic=collector.traffic,
+                    window=collector.window, until=settings.until,
+                    progress=options.on_line_block,
                 )
                 lines_read += stats.lines_read
                 held += stats.held

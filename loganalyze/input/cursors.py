@@ -71,6 +71,7 @@ import lzma
 import os
 import re
 import zlib
+from bisect import bisect_left
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,10 +80,13 @@ from pathlib import Path
 from typing import IO, cast
 
 from ..errors import InputError
-from .files import compression_of, decode_line
+from .files import compression_of
 from .journal import JournalLog
-from .positions import Cursor, FilePosition
+from .lines import LineSplitter
+from .positions import Cursor, FileKeys, FilePosition, SourceBlock
 
+# Bytes read and split at a time.
+_BLOCK = 1 << 20
 FINGERPRINT_BYTES = 4096
 """How many leading bytes identify a log file (fewer if the file was shorter)."""
 
@@ -311,38 +315,42 @@ class FileLog:
 
     # -- reading ------------------------------------------------------------------
 
-    def lines(self) -> Iterator[tuple[Hashable, str, bool]]:
-        """Yield ``((generation, offset), text, new)`` from the replay point to the end."""
+    def blocks(self) -> Iterator[SourceBlock]:
+        """Blocks of lines with keys ``(generation, offset)``, from the replay point on."""
         for segment in self.plan():
             yield from self._read(segment)
 
-    def _read(self, segment: _Segment) -> Iterator[tuple[Hashable, str, bool]]:
+    def _read(self, segment: _Segment) -> Iterator[SourceBlock]:
         gen = self._gens[segment.index]
         with _open_stream(gen.path) as (stream, st, _):
             try:
                 head = stream.read(FINGERPRINT_BYTES)
                 opened = _Opened(_digest(head), len(head), st.st_dev, st.st_ino, st.st_size)
                 self._opened[segment.index] = opened
-                offset = segment.start
                 # Decompressing streams emulate seek (rewind and read forward): fine here.
-                stream.seek(offset)
-                opened.end = offset
-                live = gen.path == self.path
+                stream.seek(segment.start)
+                opened.end = segment.start
+                # The live log's last line may be being written: the next run reads it whole.
+                partial = gen.path != self.path
                 new_from = segment.new_from
-                index = segment.index
-                replay_until = -1 if new_from is None else new_from
+                splitter = LineSplitter(segment.start, offsets=True)
                 while True:
-                    block = stream.readlines(1 << 20)
-                    if not block:
-                        break
-                    for raw in block:
-                        if live and raw[-1:] != b"\n":
-                            return  # being written right now: the next run reads it whole
-                        key = (index, offset)
-                        new = new_from is not None and offset >= replay_until
-                        offset += len(raw)
-                        opened.end = offset
-                        yield key, decode_line(raw), new
+                    chunk = stream.read(_BLOCK)
+                    block = splitter.feed(chunk) if chunk else splitter.finish(partial=partial)
+                    if block is not None and block.lines:
+                        ends = block.ends
+                        assert ends is not None
+                        opened.end = ends[-1]
+                        if new_from is None:
+                            first_new = len(ends)
+                        elif block.start >= new_from:
+                            first_new = 0
+                        else:  # lines starting before new_from are replay
+                            first_new = 1 + bisect_left(ends, new_from, 0, len(ends) - 1)
+                        yield SourceBlock(block.lines, FileKeys(segment.index, block.start, ends),
+                                          first_new)
+                    if not chunk:
+                        return
             except _DECOMPRESSION_ERRORS as exc:
                 raise InputError(
                     f"{gen.path}: cannot read: {exc}; is the file a complete log, "

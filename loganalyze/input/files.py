@@ -3,12 +3,8 @@
 This is the only module that opens files. Compression is detected from the
 first bytes, not the file name, because rotated logs are renamed freely.
 
-Lines are split on ``\\n`` only, in big blocks (the tokenizer's cost per line
-is what matters, not syscalls). Nothing is lost: bytes that are not UTF-8
-become U+FFFD, a ``\\r`` before the newline and NUL bytes at the start of a
-line (what a crash leaves in a syslog file) are dropped, a last line without
-a newline is still a line, and a line longer than :data:`MAX_KEPT_LINE` is cut
-to that length (no log line is that long; the tokenizer reports it).
+Lines are split by the rules of :mod:`loganalyze.input.lines` (in big blocks;
+bytes that are not UTF-8 become U+FFFD; nothing is lost).
 
 Compressed logs are decompressed in a background thread, a few blocks ahead of
 the reader (zlib, bz2 and lzma let go of the GIL while they work), so on a
@@ -18,7 +14,6 @@ second core a ``.gz`` costs little more than the plain file.
 from __future__ import annotations
 
 import bz2
-import codecs
 import gzip
 import importlib
 import io
@@ -29,6 +24,7 @@ import stat
 import sys
 import threading
 import zlib
+from bisect import bisect_right
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -37,6 +33,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from ..errors import InputError
+from .lines import LineSplitter, decode_line
 
 STDIN = "-"
 _MAGIC = {
@@ -48,8 +45,6 @@ _MAGIC = {
 _BUFFER = 1 << 20
 # Bytes decoded and split at a time.
 _BLOCK = 1 << 20
-MAX_KEPT_LINE = 1 << 20
-"""Longer lines are cut to this many bytes, so a file without newlines cannot fill memory."""
 # Compressed bytes read at a time by the decompressing thread.
 _COMPRESSED_CHUNK = 256 << 10
 # Decompressed blocks waiting for the reader: memory stays bounded by a few _BLOCKs.
@@ -348,23 +343,8 @@ def _in_background(
             thread.join()
 
 
-def decode_line(raw: bytes) -> str:
-    """One line as bytes to text, by the rules of :func:`read_blocks` (module docstring):
-    for readers that must know each line's byte offset (the daily report's cursors)."""
-    line = raw[:MAX_KEPT_LINE].decode("utf-8", "replace")
-    return line.rstrip("\r\n").lstrip("\x00")
-
-
-def _clean(lines: list[str], text: str) -> list[str]:
-    if "\r" in text:
-        lines = [line.rstrip("\r") for line in lines]
-    if "\x00" in text:
-        lines = [line.lstrip("\x00") for line in lines]
-    return lines
-
-
 def read_lines(name: str) -> Generator[str, None, None]:
-    """Yield the lines of one log without their line endings.
+    """Yield the lines of one log without their line endings (:mod:`loganalyze.input.lines`).
 
     A corrupt or truncated compressed file raises :class:`InputError` naming
     the file; the lines read before the damage have been yielded already.
@@ -380,34 +360,18 @@ def read_lines(name: str) -> Generator[str, None, None]:
 def read_blocks(name: str) -> Generator[list[str], None, None]:
     """Yield the lines of one log in lists (about a megabyte each), as :func:`read_lines`.
 
-    For :meth:`~loganalyze.tokenizer.Tokenizer.scan`, which works a block at a time.
+    For :meth:`~loganalyze.parse.Tokenizer.scan`, which works a block at a time.
     """
     chunks = _decompressed_blocks(name)
+    splitter = LineSplitter()
     try:
-        # Splitting decoded blocks is the fastest way to lines in CPython; the
-        # incremental decoder keeps a UTF-8 sequence cut by a block boundary.
-        decode = codecs.getincrementaldecoder("utf-8")("replace").decode
-        tail = ""
-        cutting = False  # inside a line longer than MAX_KEPT_LINE: drop text to its end
         for chunk in chunks:
-            text = decode(chunk)
-            if cutting:
-                newline = text.find("\n")
-                if newline < 0:
-                    continue
-                yield _clean([tail], tail)
-                tail, cutting, text = "", False, text[newline + 1:]
-            if tail:
-                text = tail + text
-            lines = text.split("\n")
-            tail = lines.pop()
-            if len(tail) > MAX_KEPT_LINE:
-                tail, cutting = tail[:MAX_KEPT_LINE], True
-            if lines:
-                yield _clean(lines, text)
-        tail += decode(b"", True)
-        if tail or cutting:
-            yield _clean([tail], tail)
+            block = splitter.feed(chunk)
+            if block is not None:
+                yield block.lines
+        last = splitter.finish()
+        if last is not None:
+            yield last.lines
     finally:
         chunks.close()
 
@@ -512,8 +476,7 @@ def line_at(name: str, offset: int) -> str:
     """The line that starts at ``offset`` of a plain file (cleaned like :func:`read_lines`)."""
     with open(name, "rb") as handle:
         handle.seek(offset)
-        raw = handle.readline(64 << 10).decode("utf-8", "replace").rstrip("\n")
-    return _clean([raw], raw)[0]
+        return decode_line(handle.readline(64 << 10))
 
 
 def read_range(
@@ -525,33 +488,22 @@ def read_range(
     Past ``end`` (a line start) lines keep coming, marked outside, for up to
     ``lookahead`` bytes or until the caller stops.
     """
-    decode = codecs.getincrementaldecoder("utf-8")("replace").decode
-    position = start  # file offset of ``tail``'s first byte
-    tail = b""
+    splitter = LineSplitter(start, offsets=True)
     with open(name, "rb") as handle:
         handle.seek(start)
         while True:
-            block = handle.read(_RANGE_BLOCK)
-            if not block:
-                break
-            data = tail + block
-            cut = data.rfind(b"\n") + 1
-            if not cut:
-                tail = data
+            chunk = handle.read(_RANGE_BLOCK)
+            block = splitter.feed(chunk) if chunk else splitter.finish()
+            if block is None:
+                if not chunk:
+                    return
                 continue
-            body, tail = data[:cut], data[cut:]
-            if end is None or position + cut <= end:
-                portions = [(True, body)]
-            elif position >= end:
-                portions = [(False, body)]
-            else:
-                portions = [(True, body[: end - position]), (False, body[end - position:])]
-            position += cut
-            for inside, chunk in portions:
-                text = decode(chunk)
-                yield inside, _clean(text.split("\n")[:-1], text)
-            if end is not None and position > end + lookahead:
+            assert block.ends is not None
+            # Lines ending at or before ``end`` (a line start) are inside.
+            inside = len(block.ends) if end is None else bisect_right(block.ends, end)
+            if inside:
+                yield True, block.lines[:inside] if inside < len(block.lines) else block.lines
+            if inside < len(block.lines):
+                yield False, block.lines[inside:]
+            if not chunk or (end is not None and splitter.position > end + lookahead):
                 return
-        if tail:
-            text = decode(tail, True)
-            yield end is None or position < end, _clean([text], text)

@@ -9,8 +9,11 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from datetime import datetime
 
 from ..errors import InputError
-from .files import decode_line
-from .positions import Cursor, JournalPosition
+from .lines import decode_line
+from .positions import Cursor, JournalPosition, ListedKeys, SourceBlock
+
+_BLOCK_ENTRIES = 4096
+"""Entries handed on at a time."""
 
 Runner = Callable[[Sequence[str]], "subprocess.Popen[bytes]"]
 """Starts a command with its stdout as a pipe (tests give a fake ``journalctl``)."""
@@ -48,7 +51,8 @@ class JournalLog:
         self.warnings: list[str] = []
         """Problems worth telling the admin."""
         self._last: JournalPosition | None = None
-        self._prev: JournalPosition | None = None
+        self._before: JournalPosition | None = None  # the entry before the last block
+        self._keys = ListedKeys()  # the last block's cursors
         self._realtime: dict[str, int] = {}
 
     def arguments(self) -> list[str]:
@@ -69,13 +73,16 @@ class JournalLog:
         held = self.cursor.held if self.cursor is not None else ()
         return {p.cursor for p in held if isinstance(p, JournalPosition)}
 
-    def lines(self) -> Iterator[tuple[Hashable, str, bool]]:
-        """Yield ``(cursor, text, new)``; entries up to the stored cursor are replay."""
+    def blocks(self) -> Iterator[SourceBlock]:
+        """Blocks of entries keyed by cursor; entries up to the stored cursor are replay."""
         done = self.cursor.done if self.cursor is not None else None
         replaying = bool(self.held_keys()) and isinstance(done, JournalPosition)
         proc = self.runner(self.arguments())
         assert proc.stdout is not None
         finished = False
+        lines: list[str] = []
+        keys = ListedKeys()
+        new_from: int | None = None
         try:
             for raw in proc.stdout:
                 try:
@@ -86,20 +93,27 @@ class JournalLog:
                 if not isinstance(cursor, str):
                     continue
                 realtime = int(entry.get("__REALTIME_TIMESTAMP") or 0)
-                new = True
                 if replaying:
                     assert isinstance(done, JournalPosition)
                     if cursor == done.cursor:
-                        new, replaying = False, False
-                    else:
+                        replaying = False  # this one is the last replayed
+                    elif realtime > done.realtime:
                         # Fallback if the entry read last was vacuumed: go by the clock.
-                        new = realtime > done.realtime
-                        replaying = not new
-                self._prev, self._last = self._last, JournalPosition(cursor, realtime)
+                        replaying = False
+                        new_from = len(lines)
+                elif new_from is None:
+                    new_from = len(lines)
+                self._last = JournalPosition(cursor, realtime)
                 self._realtime[cursor] = realtime
                 # The entry as journalctl wrote it: analyze reads journal JSON with the
                 # same parser (time stamp, --tz, identifier and byte-array messages).
-                yield cursor, decode_line(raw), new
+                lines.append(decode_line(raw))
+                keys.append(cursor)
+                if len(lines) >= _BLOCK_ENTRIES:
+                    yield self._block(lines, keys, new_from)
+                    lines, keys, new_from = [], ListedKeys(), None if replaying else 0
+            if lines:
+                yield self._block(lines, keys, new_from)
             finished = True
         finally:
             if not finished:
@@ -113,6 +127,12 @@ class JournalLog:
                 detail = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {code}"
                 raise InputError(f"journalctl failed: {detail}")
 
+    def _block(self, lines: list[str], keys: ListedKeys, new_from: int | None) -> SourceBlock:
+        if self._keys:
+            self._before = self.position(self._keys[-1])
+        self._keys = keys
+        return SourceBlock(lines, keys, len(lines) if new_from is None else new_from)
+
     def position(self, key: Hashable) -> JournalPosition:
         """The position of the entry with cursor ``key``."""
         assert isinstance(key, str)
@@ -120,7 +140,10 @@ class JournalLog:
 
     def done(self, stop: Hashable | None) -> JournalPosition | None:
         """The last entry consumed: the one before ``stop``, or the last one read."""
-        last = self._prev if stop is not None else self._last
+        last = self._last
+        if stop is not None:
+            index = self._keys.find(stop)
+            last = self._before if not index else self.position(self._keys[index - 1])
         if last is None:
             old = self.cursor.done if self.cursor is not None else None
             return old if isinstance(old, JournalPosition) else None

@@ -3,7 +3,8 @@ interface of a log source that can resume (:mod:`loganalyze.input.cursors`)."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Mapping
+from bisect import bisect_left
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -116,23 +117,87 @@ class Cursor:
 # -- sources ---------------------------------------------------------------------------
 
 
-class LineSource(Protocol):
-    """A log that yields ``(key, text, new)`` and can say where it stopped.
+class LineKeys(Protocol):
+    """The keys of a block's lines: ``keys[i]`` is line ``i``'s."""
 
-    ``key`` identifies a line within this run (hashable, unique); ``new`` is
-    False for lines read again to rebuild sessions still open last time.
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Hashable: ...
+
+    def find(self, key: Hashable) -> int | None:
+        """The index of the line with ``key`` in this block, or None."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FileKeys:
+    """Keys ``(file, offset)`` of consecutive lines of one file, from their end offsets."""
+
+    file: int
+    start: int
+    """Offset of the first line."""
+    ends: Sequence[int]
+    """Offset past each line."""
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __getitem__(self, index: int) -> Hashable:
+        return (self.file, self.ends[index - 1] if index else self.start)
+
+    def find(self, key: Hashable) -> int | None:
+        """The index of the line starting at ``key``'s offset, if in this block."""
+        if not isinstance(key, tuple) or key[0] != self.file:
+            return None
+        offset = key[1]
+        if offset == self.start:
+            return 0
+        index = bisect_left(self.ends, offset, 0, max(len(self.ends) - 1, 0))
+        if index < len(self.ends) - 1 and self.ends[index] == offset:
+            return index + 1
+        return None
+
+
+class ListedKeys(list[Hashable]):
+    """Keys given one per line (journal cursors)."""
+
+    def find(self, key: Hashable) -> int | None:
+        """The index of ``key``, or None."""
+        try:
+            return self.index(key)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceBlock:
+    """Consecutive lines of a log source, with their keys."""
+
+    lines: list[str]
+    keys: LineKeys
+    new_from: int
+    """Index of the first new line (``len(lines)`` when all are replay): lines are read
+    again, to rebuild the sessions open last time, only before the new ones."""
+
+
+class LineSource(Protocol):
+    """A log that yields blocks of lines with their keys and can say where it stopped.
+
+    A key identifies a line within this run (hashable, unique). Replayed lines
+    (read again to rebuild sessions still open last time) all come before the
+    new ones.
     """
 
     source: str
     kind: str
     warnings: list[str]
 
-    def lines(self) -> Iterator[tuple[Hashable, str, bool]]:
+    def blocks(self) -> Iterator[SourceBlock]:
         """The lines from the replay point to the end, in log order."""
         ...
 
     def held_keys(self) -> set[Hashable]:
-        """The keys of the previous run's held lines (valid once :meth:`lines` started)."""
+        """The keys of the previous run's held lines (valid once :meth:`blocks` started)."""
         ...
 
     def position(self, key: Hashable) -> Position:

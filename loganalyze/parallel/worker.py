@@ -129,10 +129,10 @@ class _RangeCollector(TrafficCollector):
         if self._ours((host, service, pid)):
             super().lost(time, host, service, pid, name, ip, stage, what)
 
-    def mismatch(self, host: str, service: str, pid: int, reason: str) -> None:
+    def mismatch(self, time: datetime, host: str, service: str, pid: int, reason: str) -> None:
         """A hostname warning: it belongs to the next connect, ours only inside."""
         if self.inside:
-            super().mismatch(host, service, pid, reason)
+            super().mismatch(time, host, service, pid, reason)
 
     def spf(self, time: datetime, host: str, ip: str, helo: str | None, sender: str | None,
             result: str, identity: str) -> None:
@@ -213,7 +213,7 @@ def _warnings_before(task: Task, settings: RunSettings, collector: _RangeCollect
     # A tokenizer of its own: these lines must not count, nor move its year.
     tokenizer = Tokenizer(year=task.year, now=settings.now, tz=settings.tz,  # type: ignore[arg-type]
                           input_format=settings.input_format, kinds=ALL_KINDS)
-    waiting: dict[tuple[str, str, int], str] = {}
+    waiting: dict[tuple[str, str, int], LogRecord] = {}
     start = line_start_before(task.name, task.start, _LOOKBEHIND)
     for inside, lines in read_range(task.name, start, task.start):
         if not inside:
@@ -226,11 +226,11 @@ def _warnings_before(task: Task, settings: RunSettings, collector: _RangeCollect
                 continue
             key = (record.host, record.service, record.pid)
             if record.kind is Kind.HOSTNAME_MISMATCH:
-                waiting[key] = record.reason
+                waiting[key] = record
             elif record.kind is Kind.CONNECT:
                 waiting.pop(key, None)  # that connect took it
-    for (host, service, pid), reason in waiting.items():
-        collector.mismatch(host, service, pid, reason)
+    for (host, service, pid), warning in waiting.items():
+        collector.mismatch(warning.time, host, service, pid, warning.reason)
 
 
 def _early_until(task: Task, tokenizer: Tokenizer) -> datetime | None:

@@ -125,6 +125,9 @@ class LineParser:
         # journalctl -o json: the identifier is followed by its closing quote.
         self._json_marks = tuple(f'{name}"' for name in daemons)
         self.stats = TokenizerStats()
+        self.line_number = 0
+        """The number of the line being parsed (a sink called from :meth:`scan` reads it
+        to know where a session began)."""
 
     def _match(self, line: str) -> tuple[re.Match[str], InputFormat] | str:
         """Match the header of a text line, or say why it does not match."""
@@ -157,6 +160,7 @@ class LineParser:
         Unparsed lines are counted and sampled in :attr:`stats`. Never raises.
         """
         self.stats.lines += 1
+        self.line_number = lineno
         return self._parse(line, lineno)
 
     def _parse(self, line: str, lineno: int) -> LogRecord | None:

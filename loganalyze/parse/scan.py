@@ -58,6 +58,14 @@ _CACHE_ENTRIES = smtpd.CACHE_ENTRIES
 _CONNECT_AT = len(smtpd.CONNECT)
 
 
+class _StopAt(Exception):
+    """Scanning stops before line :attr:`line` (see :meth:`Tokenizer.scan`)."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
 class Tokenizer(LineParser):
     """The line parser with a fast path for blocks of lines (:meth:`scan`).
 
@@ -85,8 +93,10 @@ class Tokenizer(LineParser):
         self._tags: dict[str, _Tag] = {}
         self._minutes: dict[str, datetime] = {}
         self._shapes: set[str] = set()
+        self._until: datetime | None = None
 
-    def scan(self, lines: Sequence[str], lineno: int, sink: LineSink) -> None:
+    def scan(self, lines: Sequence[str], lineno: int, sink: LineSink,
+             until: datetime | None = None) -> int | None:
         """Parse a block of lines into calls of ``sink``; ``lineno`` is the first line's number.
 
         The result is exactly that of :meth:`parse` on each line with every
@@ -100,14 +110,26 @@ class Tokenizer(LineParser):
         their kind (:class:`~loganalyze.model.LineSink`), read by the same
         functions of the daemon modules that :meth:`parse` calls. Lines are
         given without line endings.
+
+        With ``until``, scanning stops before the first line of the daemons
+        read here logged at or after that time, and returns its number (the
+        daily report leaves the rest for its next run); otherwise None.
         """
         if not self._scan_fast:
             parse, emit = self.parse, sink.record
             for number, line in enumerate(lines, lineno):
                 record = parse(line, number)
                 if record is not None:
+                    if until is not None and record.time >= until:
+                        self.stats.lines -= 1  # left for the next read
+                        return number
                     emit(record)
-            return
+            return None
+        self._until = until
+        return self._scan_block(lines, lineno, sink, until)
+
+    def _scan_block(self, lines: Sequence[str], lineno: int, sink: LineSink,
+                    until: datetime | None) -> int | None:
         stats = self.stats
         stats.lines += len(lines)
         tags, shapes, times = self._tags, self._shapes, self._time_cache
@@ -127,139 +149,150 @@ class Tokenizer(LineParser):
         rfc_stamp, fromisoformat = RFC_STAMP.match, datetime.fromisoformat
         local = self._clock.tz is None
         stamp = ""
-        for number, line in enumerate(lines, lineno):
-            end = line.find(": ", start)
-            if end > start:
-                tag = tags.get(line[start:end])
-                if tag is None:
-                    tag = self._learn_tag(line[start:end])
-            else:
-                tag = None
-            if tag is None or (long_lines and len(line) > MAX_LINE):
-                self._scan_slow(line, number, sink)
-                continue
-            if rfc:
-                if rfc_stamp(line) is None:
-                    self._scan_slow(line, number, sink)
-                    continue
-            else:
-                stamp = line[:SYSLOG_TAG_AT]
-            if tag is _OTHER_TAG or tag is _NOTAG_TAG:
-                # Another program's line: well formed if its stamp is (and, for a
-                # line without "tag[pid]", if it does not look like ours).
-                if (rfc or stamp in shapes or self._shape(stamp)) and (
-                        tag is _OTHER_TAG or not names_daemon(line, postscreen_marks)):
-                    irrelevant += 1
+        stopped: int | None = None
+        try:
+            for number, line in enumerate(lines, lineno):
+                self.line_number = number
+                end = line.find(": ", start)
+                if end > start:
+                    tag = tags.get(line[start:end])
+                    if tag is None:
+                        tag = self._learn_tag(line[start:end])
                 else:
-                    self._scan_slow(line, number, sink)
-                continue
-            daemon, host, service, pid = tag
-            if rfc:
-                try:
-                    # Without --tz the offset is not applied: the stamp is local time.
-                    when = (fromisoformat(line[:26]) if local
-                            else self._clock.iso(line[:26], line[26:32]))
-                except TIME_ERRORS:
-                    self._scan_slow(line, number, sink)  # parse() says why
-                    continue
-            else:
-                cached = times.get(stamp) or self._scan_time(stamp)
-                if cached is None:
+                    tag = None
+                if tag is None or (long_lines and len(line) > MAX_LINE):
                     self._scan_slow(line, number, sink)
                     continue
-                when = cached
-            at = end + 2  # where the message starts: matched in place, not sliced
-            if daemon == SMTPD:
-                if line.startswith(smtpd.CONNECT, at):
-                    client = client_of(line[at + _CONNECT_AT:])
-                    if client is not None:
-                        sink.connect(when, host, service, pid, client.name, client.ip)
-                        matched += 1
+                if rfc:
+                    if rfc_stamp(line) is None:
+                        self._scan_slow(line, number, sink)
                         continue
-                elif line.startswith(smtpd.DISCONNECT, at):
-                    text, tail = smtpd.disconnect_parts(line, at)
-                    client = client_of(text)
-                    items = counter_items(tail)
-                    if client is not None and items is not None:
-                        sink.disconnect(when, host, service, pid, client.name, client.ip,
-                                        dict(items))
-                        matched += 1
-                        continue
-                elif line.startswith(smtpd.REJECT, at):
-                    r = parse_reject(line[at:])
-                    if r is not None:
-                        sink.reject(when, host, service, pid, r.name, r.ip, r.helo, r.sender,
-                                    r.recipient, r.stage, r.code, r.dsn, r.text, r.warning)
-                        matched += 1
-                        continue
-                elif line.startswith(smtpd.LOST_PREFIXES, at):
-                    m = lost_match(line, at)
-                    if m is not None:
-                        sink.lost(when, host, service, pid, m["name"], m["ip"], m["stage"],
-                                  m["what"])
-                        matched += 1
-                        continue
-                elif line.startswith(smtpd.NOISE, at):
-                    # TLS and other chatter: smtpd.record() finds nothing in it.
-                    if not smtpd.has_words(line[at:]):
+                else:
+                    stamp = line[:SYSLOG_TAG_AT]
+                if tag is _OTHER_TAG or tag is _NOTAG_TAG:
+                    # Another program's line: well formed if its stamp is (and, for a
+                    # line without "tag[pid]", if it does not look like ours).
+                    if (rfc or stamp in shapes or self._shape(stamp)) and (
+                            tag is _OTHER_TAG or not names_daemon(line, postscreen_marks)):
                         irrelevant += 1
+                    else:
+                        self._scan_slow(line, number, sink)
+                    continue
+                daemon, host, service, pid = tag
+                if rfc:
+                    try:
+                        # Without --tz the offset is not applied: the stamp is local time.
+                        when = (fromisoformat(line[:26]) if local
+                                else self._clock.iso(line[:26], line[26:32]))
+                    except TIME_ERRORS:
+                        self._scan_slow(line, number, sink)  # parse() says why
                         continue
                 else:
-                    found = smtpd.accepted(line, at)
-                    # The common "client=name[addr]" only; a longer one takes record().
-                    client = None if found is None else client_of(found[1])
-                    if client is not None:
-                        sink.client(when, host, service, pid, client.name, client.ip)
-                        matched += 1
+                    cached = times.get(stamp) or self._scan_time(stamp)
+                    if cached is None:
+                        self._scan_slow(line, number, sink)
                         continue
-            elif daemon == POSTSCREEN:
-                if line.startswith(postscreen.CONNECT_PREFIX, at):
-                    m = ps_connect(line, at)
+                    when = cached
+                if until is not None and when >= until:
+                    stopped = number
+                    stats.lines -= len(lines) - (number - lineno)
+                    break
+                at = end + 2  # where the message starts: matched in place, not sliced
+                if daemon == SMTPD:
+                    if line.startswith(smtpd.CONNECT, at):
+                        client = client_of(line[at + _CONNECT_AT:])
+                        if client is not None:
+                            sink.connect(when, host, service, pid, client.name, client.ip)
+                            matched += 1
+                            continue
+                    elif line.startswith(smtpd.DISCONNECT, at):
+                        text, tail = smtpd.disconnect_parts(line, at)
+                        client = client_of(text)
+                        items = counter_items(tail)
+                        if client is not None and items is not None:
+                            sink.disconnect(when, host, service, pid, client.name, client.ip,
+                                            dict(items))
+                            matched += 1
+                            continue
+                    elif line.startswith(smtpd.REJECT, at):
+                        r = parse_reject(line[at:])
+                        if r is not None:
+                            sink.reject(when, host, service, pid, r.name, r.ip, r.helo, r.sender,
+                                        r.recipient, r.stage, r.code, r.dsn, r.text, r.warning)
+                            matched += 1
+                            continue
+                    elif line.startswith(smtpd.LOST_PREFIXES, at):
+                        m = lost_match(line, at)
+                        if m is not None:
+                            sink.lost(when, host, service, pid, m["name"], m["ip"], m["stage"],
+                                      m["what"])
+                            matched += 1
+                            continue
+                    elif line.startswith(smtpd.NOISE, at):
+                        # TLS and other chatter: smtpd.record() finds nothing in it.
+                        if not smtpd.has_words(line[at:]):
+                            irrelevant += 1
+                            continue
+                    else:
+                        found = smtpd.accepted(line, at)
+                        # The common "client=name[addr]" only; a longer one takes record().
+                        client = None if found is None else client_of(found[1])
+                        if client is not None:
+                            sink.client(when, host, service, pid, client.name, client.ip)
+                            matched += 1
+                            continue
+                elif daemon == POSTSCREEN:
+                    if line.startswith(postscreen.CONNECT_PREFIX, at):
+                        m = ps_connect(line, at)
+                        if m is not None:
+                            sink.postscreen_seen(when, m["ip"])
+                            matched += 1
+                            continue
+                    elif line.startswith(postscreen.PASS_PREFIX, at):
+                        m = ps_pass(line, at)
+                        if m is not None:
+                            sink.postscreen_pass(when, m["ip"])
+                            matched += 1
+                            continue
+                    elif line.startswith(postscreen.DISCONNECT_PREFIX, at):
+                        m = ps_disconnect(line, at)
+                        if m is not None:
+                            sink.postscreen_seen(when, m["ip"])
+                            matched += 1
+                            continue
+                    elif line.startswith(postscreen.DNSBL_PREFIX, at):
+                        m = ps_dnsbl(line, at)
+                        if m is not None:
+                            sink.postscreen_dnsbl(when, m["ip"], int(m["rank"]))
+                            matched += 1
+                            continue
+                elif daemon == SPF:
+                    if line.find(policyd_spf.RECEIVED, at) >= 0:
+                        spf = policyd_spf.received(line, at, False)
+                        if spf is not None:
+                            sink.spf(when, host, spf.ip, spf.helo, spf.sender, spf.result,
+                                     spf.identity)
+                            matched += 1
+                            continue
+                elif daemon == DNSBLOG:
+                    m = listed_match(line, at)
                     if m is not None:
-                        sink.postscreen_seen(when, m["ip"])
+                        sink.dnsbl_listed(when, m["ip"], m["domain"])
                         matched += 1
                         continue
-                elif line.startswith(postscreen.PASS_PREFIX, at):
-                    m = ps_pass(line, at)
-                    if m is not None:
-                        sink.postscreen_pass(when, m["ip"])
-                        matched += 1
-                        continue
-                elif line.startswith(postscreen.DISCONNECT_PREFIX, at):
-                    m = ps_disconnect(line, at)
-                    if m is not None:
-                        sink.postscreen_seen(when, m["ip"])
-                        matched += 1
-                        continue
-                elif line.startswith(postscreen.DNSBL_PREFIX, at):
-                    m = ps_dnsbl(line, at)
-                    if m is not None:
-                        sink.postscreen_dnsbl(when, m["ip"], int(m["rank"]))
-                        matched += 1
-                        continue
-            elif daemon == SPF:
-                if line.find(policyd_spf.RECEIVED, at) >= 0:
-                    spf = policyd_spf.received(line, at, False)
-                    if spf is not None:
-                        sink.spf(when, host, spf.ip, spf.helo, spf.sender, spf.result,
-                                 spf.identity)
-                        matched += 1
-                        continue
-            elif daemon == DNSBLOG:
-                m = listed_match(line, at)
-                if m is not None:
-                    sink.dnsbl_listed(when, m["ip"], m["domain"])
-                    matched += 1
+                # Anything else: the daemon's record(), without reading the header again.
+                if line.startswith("[ID ", at):
+                    self._scan_slow(line, number, sink)
                     continue
-            # Anything else: the daemon's record(), without reading the header again.
-            if line.startswith("[ID ", at):
-                self._scan_slow(line, number, sink)
-                continue
-            record = self._finish(line, number, when, daemon, host, service, pid, line[at:])
-            if record is not None:
-                sink.record(record)
+                record = self._finish(line, number, when, daemon, host, service, pid, line[at:])
+                if record is not None:
+                    sink.record(record)
+        except _StopAt as stop:  # a line only parse() reads is at or after ``until``
+            stopped = stop.line
+            stats.lines -= len(lines) - (stopped - lineno)
         stats.matched += matched
         stats.irrelevant += irrelevant
+        return stopped
 
     def _learn_tag(self, text: str) -> _Tag | None:
         """What ``host service[pid]`` is, learned without parsing its line (each new pid).
@@ -289,6 +322,8 @@ class Tokenizer(LineParser):
         """A line the fast path does not know: parse it, and learn its header."""
         record = self._parse(line, lineno)
         if record is not None:
+            if self._until is not None and record.time >= self._until:
+                raise _StopAt(lineno)
             sink.record(record)
         if "A" <= line[:1] <= "Z":
             start, header = SYSLOG_TAG_AT, TRADITIONAL

@@ -1,0 +1,120 @@
+"""Bytes to text lines: the one rule every reader of a log follows.
+
+Lines are split on ``\\n`` only, in big blocks (the tokenizer's cost per line
+is what matters, not the number of calls). Nothing is lost: bytes that are not
+UTF-8 become U+FFFD, a ``\\r`` before the newline and NUL bytes at the start of
+a line (what a crash leaves in a syslog file) are dropped, a last line without
+a newline is still a line (unless the reader says it is being written), and a
+line longer than :data:`MAX_KEPT_LINE` is cut to that length (no log line is
+that long; the tokenizer reports it).
+
+:class:`LineSplitter` can also say where each line ends in the bytes, which
+the daily report's cursors and the ``--jobs`` ranges need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import accumulate
+
+MAX_KEPT_LINE = 1 << 20
+"""Longer lines are cut to this many characters, so a file without newlines cannot fill
+memory."""
+
+
+def clean(lines: list[str], text: str) -> list[str]:
+    """``lines`` (split from ``text``) without a ``\\r`` at the end or NULs at the start."""
+    if "\r" in text:
+        lines = [line.rstrip("\r") for line in lines]
+    if "\x00" in text:
+        lines = [line.lstrip("\x00") for line in lines]
+    return lines
+
+
+def decode_line(raw: bytes) -> str:
+    """One line as bytes to text, by the rules above (for readers of one line at a time,
+    such as the journal's JSON entries)."""
+    text = raw.decode("utf-8", "replace").rstrip("\n")
+    return clean([text[:MAX_KEPT_LINE]], text)[0]
+
+
+@dataclass(slots=True)
+class LineBlock:
+    """Lines split from a run of bytes."""
+
+    lines: list[str]
+    start: int
+    """Byte offset of the first line's first byte."""
+    ends: list[int] | None
+    """Byte offset just past each line's newline (None unless asked for)."""
+
+
+class LineSplitter:
+    """Cuts chunks of bytes into blocks of complete lines.
+
+    ``start`` is the byte offset of the first chunk; with ``offsets`` each
+    block says where its lines end (:attr:`LineBlock.ends`).
+    """
+
+    def __init__(self, start: int = 0, *, offsets: bool = False) -> None:
+        self.position = start
+        """Byte offset of the first byte not yet in a block."""
+        self._offsets = offsets
+        self._tail = b""
+        self._dropped = 0  # bytes of the tail's line cut off beyond MAX_KEPT_LINE
+        self._cutting = False
+
+    def feed(self, chunk: bytes) -> LineBlock | None:
+        """The complete lines that ``chunk`` ends (None if it ends none)."""
+        if self._cutting:
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                self._dropped += len(chunk)
+                return None
+            self._dropped += newline
+            chunk = chunk[newline:]
+            self._cutting = False
+        data = self._tail + chunk if self._tail else chunk
+        cut = data.rfind(b"\n") + 1
+        if not cut:
+            self._tail = data
+            if len(data) > MAX_KEPT_LINE:
+                self._dropped += len(data) - MAX_KEPT_LINE
+                self._tail, self._cutting = data[:MAX_KEPT_LINE], True
+            return None
+        body, self._tail = data[:cut], data[cut:]
+        block = self._block(body, body.decode("utf-8", "replace"))
+        if len(self._tail) > MAX_KEPT_LINE:
+            self._dropped += len(self._tail) - MAX_KEPT_LINE
+            self._tail, self._cutting = self._tail[:MAX_KEPT_LINE], True
+        return block
+
+    def finish(self, *, partial: bool = True) -> LineBlock | None:
+        """The last line if it has no newline (None if there is none, or not ``partial``:
+        a file being written ends in a line not complete yet)."""
+        if not (self._tail or self._cutting) or not partial:
+            return None
+        tail, self._tail = self._tail, b""
+        text = tail.decode("utf-8", "replace")
+        start = self.position
+        self.position += len(tail) + self._dropped
+        self._dropped, self._cutting = 0, False
+        return LineBlock(clean([text], text), start,
+                         [self.position] if self._offsets else None)
+
+    def _block(self, body: bytes, text: str) -> LineBlock:
+        lines = text.split("\n")
+        lines.pop()  # body ends with a newline
+        start = self.position
+        ends: list[int] | None = None
+        if self._offsets:
+            # Byte lengths: the text's when it is ASCII, else the bytes' (the dropped
+            # part of a cut line belongs to the first line).
+            parts = lines if body.isascii() else body.split(b"\n")[:-1]
+            ends = list(accumulate(map((1).__add__, map(len, parts)),
+                                   initial=start + self._dropped))[1:]
+        if len(body) > MAX_KEPT_LINE and max(map(len, lines)) > MAX_KEPT_LINE:
+            lines = [line[:MAX_KEPT_LINE] for line in lines]
+        self.position += len(body) + self._dropped
+        self._dropped = 0
+        return LineBlock(clean(lines, text), start, ends)
