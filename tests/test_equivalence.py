@@ -3,8 +3,9 @@
 For every bundled log, the recordings of the real Postfix 3.7 in fixtures/lab and
 the real lines in tests/data/peer-logs:
 
-- ``analyze_logs`` (what ``analyze`` runs),
-- the first ``run_report`` on a fresh state (what ``loganalyze report`` runs),
+- ``analyze_logs`` (what ``analyze`` runs) and ``analyze --format json``,
+- the first ``run_report`` on a fresh state (what ``loganalyze report`` runs) and
+  the first ``loganalyze report --format json``,
 - ``findings_frame(analyze(...))``, without and with a ``since``/``until`` window
   covering the whole log,
 - ``--jobs 2`` and ``--jobs 4`` with ranges small enough that the log is split,
@@ -25,15 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from loganalyze import frames
+from loganalyze.cli.app import app
 from loganalyze.daily.records import DailyReport
 from loganalyze.daily.run import ReportSettings, run_report
 from loganalyze.input import split as input_split
 from loganalyze.judge.dns_resolver import DnsResolver
 from loganalyze.output import finding_record
 from loganalyze.pipeline import AnalyzeOptions, Finding, analyze_logs
-from loganalyze.postfix.config import ServerIdentity, load_identity
+from loganalyze.postfix.config import load_identity
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
@@ -59,8 +62,23 @@ def _zones(log: Path) -> dict[str, Any]:
     return zones
 
 
-def _server(log: Path) -> ServerIdentity:
-    return load_identity(FIXTURES / "postfix") if log.parent == FIXTURES else ServerIdentity()
+def _config(log: Path, tmp_path: Path) -> Path:
+    """The Postfix configuration a log is analyzed with: the bundled one for the bundled
+    day, else an empty main.cf (not this machine's /etc/postfix)."""
+    if log.parent == FIXTURES:
+        return FIXTURES / "postfix"
+    (tmp_path / "postfix").mkdir(exist_ok=True)
+    (tmp_path / "postfix" / "main.cf").write_text("")
+    return tmp_path / "postfix"
+
+
+def _cli_rows(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The same fields from the JSON the commands print."""
+    rows = {}
+    for record in records:
+        record = dict(record, evidence="; ".join(record["evidence"]))
+        rows[(record["client_ip"], record["helo"])] = {k: record.get(k) for k in FIELDS}
+    return rows
 
 
 def _rows(findings: list[Finding]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -100,10 +118,12 @@ def test_every_path_gives_the_same_findings(
     log: Path, dns_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     address = dns_server(_zones(log)).address
+    config = _config(log, tmp_path)
+    server = load_identity(config)
 
     def options(jobs: int = 1) -> AnalyzeOptions:
         return AnalyzeOptions(resolver=DnsResolver([address], timeout=0.5, deadline=20),
-                              server=_server(log), year=2026, now=NOW, jobs=jobs)
+                              server=server, year=2026, now=NOW, jobs=jobs)
 
     paths = [str(log)]
     reference = analyze_logs(paths, options())
@@ -127,8 +147,21 @@ def test_every_path_gives_the_same_findings(
             if row["sessions"] == expected[key]["sessions"]:
                 assert row == expected[key], key
 
+    # The commands: the same, in the JSON an admin's script reads.
+    common = ["--format", "json", "--year", "2026", "--nameserver", address,
+              "--dns-timeout", "0.5", "--no-dns-cache", "--postfix-config", str(config)]
+    ran = CliRunner().invoke(app, ["analyze", str(log), *common])
+    assert ran.exit_code == 0, ran.output
+    assert _cli_rows(json.loads(ran.stdout)) == expected, "analyze --format json differs"
+    ran = CliRunner().invoke(app, ["report", str(log), "--state", str(tmp_path / "cli.sqlite"),
+                                   "--always", *common])
+    assert ran.exit_code == 0, ran.output
+    printed = json.loads(ran.stdout)
+    assert printed["sessions"] == report.sessions
+    assert _cli_rows(printed["senders"]) == from_report, "report --format json differs"
+
     def frame(**window: Any) -> dict[tuple[str, str], dict[str, Any]]:
-        analysis = frames.analyze(log, year=2026, now=NOW, server=_server(log),
+        analysis = frames.analyze(log, year=2026, now=NOW, server=server,
                                   resolver=DnsResolver([address], timeout=0.5, deadline=20),
                                   **window)
         return _frame_rows(frames.findings_frame(analysis))
