@@ -17,3 +17,11 @@ class InputError(LogAnalyzeError):
 
 class ConfigError(LogAnalyzeError):
     """An option, a helo_access table or a Postfix setting is malformed."""
+
+
+class StateError(LogAnalyzeError):
+    """The state database cannot be opened, is damaged, or is too new."""
+
+
+class StateLockedError(StateError):
+    """Another report holds the lock on this state (the CLI exits 1, not 2)."""

@@ -12,19 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from loganalyze.daily import schema as schema_module
 from loganalyze.daily import state as state_module
+from loganalyze.daily.schema import SCHEMA_VERSION, migrate, schema_version
 from loganalyze.daily.state import (
-    SCHEMA_VERSION,
     DayCount,
     State,
-    StateError,
     StateLock,
-    StateLockedError,
     default_state_path,
     lock_path,
-    migrate,
-    schema_version,
 )
+from loganalyze.errors import StateError, StateLockedError
 from loganalyze.judge.checks import Check
 from loganalyze.judge.verdict import Evidence, Label, Verdict
 from loganalyze.pipeline import Finding
@@ -114,8 +112,8 @@ def test_a_failed_migration_step_changes_nothing(
     path = tmp_path / "state.sqlite"
     State.open(path).close()
     broken = (SCHEMA_VERSION + 1, ("CREATE TABLE half_done (x)", "THIS IS NOT SQL"))
-    monkeypatch.setattr(state_module, "MIGRATIONS", (*state_module.MIGRATIONS, broken))
-    monkeypatch.setattr(state_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(schema_module, "MIGRATIONS", (*schema_module.MIGRATIONS, broken))
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     conn = sqlite3.connect(path, isolation_level=None)
     with pytest.raises(sqlite3.OperationalError):
         migrate(conn, SCHEMA_VERSION + 1)
@@ -235,5 +233,5 @@ def test_storage_loads_no_stage_of_the_pipeline() -> None:
             "print(' '.join(sorted(m for m in sys.modules if m.startswith('loganalyze'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
-    assert out == ["loganalyze", "loganalyze.daily", "loganalyze.daily.state",
-                   "loganalyze.errors"]
+    assert out == ["loganalyze", "loganalyze.daily", "loganalyze.daily.schema",
+                   "loganalyze.daily.state", "loganalyze.errors"]
