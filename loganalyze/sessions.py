@@ -19,7 +19,7 @@ from sys import intern  # addresses: every sample holds the same local recipient
 from typing import NamedTuple, Protocol
 
 from .judge.checks import Check, check_for_reason
-from .model import Kind, LogRecord
+from .model import EVERYTHING, Kind, LogRecord, Window
 
 # A session with no disconnect that has been quiet this long is closed (its
 # disconnect line was lost, or the log was cut); keeps memory bounded.
@@ -206,17 +206,20 @@ class SessionBuilder:
     so no record object is made. They pass completed sessions to
     ``on_session`` when one is given; :meth:`feed` yields them otherwise.
     With ``lines`` (the tokenizer), each session knows the line it began with
-    (:attr:`SmtpSession.first_line`).
+    (:attr:`SmtpSession.first_line`). With a ``window``, a session that starts
+    outside it is dropped when it ends (counted in
+    :attr:`SessionStats.outside_window`).
     """
 
     def __init__(self, on_session: Callable[[SmtpSession], object] | None = None, *,
-                 lines: LineCounter | None = None) -> None:
+                 lines: LineCounter | None = None, window: Window = EVERYTHING) -> None:
         self._open: dict[tuple[str, str, int], SmtpSession] = {}
         # The open sessions of each (host, client address), in opening order: SPF
         # results are matched by client, not by process.
         self._by_client: dict[tuple[str, str], list[SmtpSession]] = {}
         self._warnings: dict[tuple[str, str, int], _Warning] = {}
         self._lines = lines
+        self._window = None if window.is_open else window
         self._latest: datetime | None = None  # the latest end of a completed session
         self._pending_spf: dict[tuple[str, str], list[_PendingSpf]] = {}
         self.stats = SessionStats()
@@ -436,6 +439,9 @@ class SessionBuilder:
     def _finish(self, session: SmtpSession) -> None:
         if self._latest is None or session.end > self._latest:
             self._latest = session.end
+        if self._window is not None and not self._window.holds(session.start):
+            self.stats.outside_window += 1
+            return
         self.stats.sessions += 1
         if not session.saw_disconnect:
             self.stats.without_disconnect += 1

@@ -44,19 +44,7 @@ class TrafficCollector(SessionBuilder):
         self._clients = self.traffic.clients
         self.window = window
         add = partial(add_session, self.traffic) if on_session is None else on_session
-        if window.is_open:
-            super().__init__(on_session=add, lines=lines)
-        else:
-            holds = window.holds
-
-            def add_inside(session: SmtpSession) -> None:
-                if holds(session.start):
-                    add(session)
-                else:
-                    self.stats.sessions -= 1
-                    self.stats.outside_window += 1
-
-            super().__init__(on_session=add_inside, lines=lines)
+        super().__init__(on_session=add, lines=lines, window=window)
         self._all_times = window.is_open
         self._evidence = True
 
