@@ -113,33 +113,34 @@ class ReportTally:
     def __call__(self, session: SmtpSession) -> None:
         self.sessions += 1
         self.hosts.add(session.host)
-        self.first = session.start if self.first is None else min(self.first, session.start)
-        self.last = session.end if self.last is None else max(self.last, session.end)
+        start, end = session.start, session.end
+        if self.first is None or start < self.first:
+            self.first = start
+        if self.last is None or end > self.last:
+            self.last = end
         add_session(self.traffic, session)
         fired: dict[str, datetime] = {}
-        for reject in session.helo_rejects:
-            if reject.helo_check is not None:
-                fired.setdefault(reject.helo_check.value, reject.time)
-        no_helo = session.helo_required_reject
+        for reject in session.rejects:
+            if reject.helo_check is not None and reject.helo_check.value not in fired:
+                fired[reject.helo_check.value] = reject.time
+        no_helo = session.helo is None and session.helo_required_reject
         if no_helo:
-            fired[Check.HELO_REQUIRED.value] = session.end
-        for check, when in fired.items():
-            self.by_check[check] += 1
-            self.by_hour[when.replace(minute=0, second=0, microsecond=0)][check] += 1
-        if fired and session.helo:
-            self.helo_sessions[session.helo] += 1
-            self.helo_clients[session.helo].add(session.client_ip)
+            fired[Check.HELO_REQUIRED.value] = end
+        if fired:
+            for check, when in fired.items():
+                self.by_check[check] += 1
+                self.by_hour[when.replace(minute=0, second=0, microsecond=0)][check] += 1
+            if session.helo:
+                self.helo_sessions[session.helo] += 1
+                self.helo_clients[session.helo].add(session.client_ip)
         if session.helo is None and not no_helo:
             return  # add_session keeps no sender for it either
-        key = (session.client_ip, session.helo or "", session.start.date())
+        key = (session.client_ip, session.helo or "", start.date())
         old = self.days.get(key)
-        self.days[key] = DayCount(
-            (old.sessions if old else 0) + 1,
-            (old.rejected if old else 0) + (1 if fired else 0),
-            session.client_name,
-            min(old.first, session.start) if old else session.start,
-            max(old.last, session.end) if old else session.end,
-        )
+        rejected = 1 if fired else 0
+        self.days[key] = DayCount(1, rejected, session.client_name, start, end) if old is None \
+            else DayCount(old.sessions + 1, old.rejected + rejected, session.client_name,
+                          min(old.first, start), max(old.last, end))
 
 
 def _rejected_span(history: SenderHistory | None, days: list[date]) -> tuple[int, date | None]:
