@@ -7,11 +7,11 @@ streamed; only per-sender aggregates are kept.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 
 from .aggregate import SenderStats, Traffic, TrafficCollector, collect_blocks, rare_gc_passes
-from .input.files import line_blocks
+from .input.files import distinct_files, line_blocks
 from .input.timeline import read_timeline_blocks
 from .judge.checks import Check, HeloCheckResult, lookup_and_check
 from .judge.dns import HostResolver
@@ -82,6 +82,8 @@ class Analysis:
     """Distinct HELO names looked up in DNS."""
     dns_temporary: int = 0
     """How many of those lookups failed temporarily (results undetermined)."""
+    repeated: tuple[str, ...] = ()
+    """Log names left out because they name a file already read."""
 
     @property
     def suggestions(self) -> list[Finding]:
@@ -292,6 +294,9 @@ def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     from . import parallel
     from .input import split
 
+    paths, repeated = distinct_files(paths)
+    if repeated:
+        return replace(analyze_logs(paths, options), repeated=tuple(repeated))
     if options.jobs != 1 and split.worth_splitting(paths):
         jobs = options.jobs or split.default_jobs()
         tasks = split.plan(paths, jobs, input_format=options.input_format, tz=options.tz,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import json
 import io
 import lzma
 import os
@@ -398,3 +399,18 @@ def test_compressed_standard_input_stopped_early(monkeypatch: pytest.MonkeyPatch
     assert next(lines) == DAY.decode().split("\n")[0]
     lines.close()  # does not wait for standard input, and leaves it open
     assert not fake.buffer.closed
+
+
+def test_a_log_named_twice_is_read_once(tmp_path: Path) -> None:
+    """``analyze x x`` (or x and a link to it) reads x once and says so (issue 15)."""
+    log = Path(__file__).resolve().parent.parent / "fixtures" / "mail.log"
+    link = tmp_path / "link.log"
+    link.symlink_to(log)
+    runner = CliRunner()
+    once = runner.invoke(app, ["analyze", str(log), "--no-dns", "--year", "2026",
+                               "--format", "json"])
+    twice = runner.invoke(app, ["analyze", str(log), str(link), str(log), "--no-dns",
+                                "--year", "2026", "--format", "json"])
+    assert once.exit_code == twice.exit_code == 0
+    assert json.loads(twice.stdout) == json.loads(once.stdout) != []
+    assert f"read once: {link}, {log} named a file already read" in twice.stderr

@@ -22,7 +22,7 @@ from .. import __version__
 from ..aggregate import Traffic, add_session
 from ..compat import parse_iso
 from ..errors import ConfigError
-from ..input.cursors import open_source, source_key
+from ..input.cursors import open_source, report_sources, source_key
 from ..input.positions import Cursor
 from ..judge.checks import Check, HeloCheckResult, check_helos
 from ..model import ALL_KINDS, Window
@@ -242,11 +242,13 @@ def run_report(
             warnings: list[str] = []
             cursors: list[Cursor] = []
             # One cursor per log: naming a log twice must not read it twice.
-            for name in {source_key(n): n for n in logs}.values():
+            # Each file once, with the rotated siblings named beside it (report_sources).
+            for name, siblings in report_sources(logs):
                 stored = state.load_cursor(source_key(name))
                 cursor = Cursor.from_record(stored) if stored else None
                 source = open_source(name, cursor, since=settings.since,
-                                     journal_command=settings.journal_command)
+                                     journal_command=settings.journal_command,
+                                     named=siblings)
                 # The parser and evidence of analyze (ALL_KINDS): postscreen, dnsblog
                 # and SPF rejects weigh in the verdicts here too.
                 tokenizer = Tokenizer(year=options.year, now=options.now or now, tz=options.tz,

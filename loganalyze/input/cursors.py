@@ -68,6 +68,7 @@ import gzip
 import hashlib
 import io
 import lzma
+import math
 import os
 import re
 import zlib
@@ -94,7 +95,10 @@ JOURNAL = "journal:"
 """The ``LOG`` argument that means the systemd journal."""
 
 _DECOMPRESSION_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError)
-_ROTATED = re.compile(r"(?:\.(?P<n>\d+)|-(?P<date>\d{8})(?P<hour>\d{2})?)(?:\.(?:gz|bz2|xz))?")
+# logrotate's mail.log.1, mail.log.2.gz, maillog-20261124 (dateext, dateformat with an
+# hour); postfix logrotate's maillog.20261124-215758.gz (maillog_file_rotate_suffix).
+_ROTATED = re.compile(r"(?:\.(?P<n>\d+)|-(?P<date>\d{8})(?P<hour>\d{2})?"
+                      r"|\.(?P<day>\d{8})-(?P<time>\d{6}))(?:\.(?:gz|bz2|xz))?")
 
 
 def _digest(data: bytes) -> str:
@@ -176,7 +180,9 @@ def _rank(base: str, name: str) -> tuple[int, int] | None:
         return None
     if m["n"] is not None:
         return (1, int(m["n"]))
-    return (2, -int(m["date"] + (m["hour"] or "00")))
+    if m["day"] is not None:
+        return (2, -int(m["day"] + m["time"]))
+    return (2, -int(m["date"] + (m["hour"] or "00") + "0000"))
 
 
 def generations(path: Path) -> list[_Generation]:
@@ -229,15 +235,17 @@ class _Opened:
 class FileLog:
     """A mail log file and its rotated siblings, read from where the cursor says.
 
-    ``since`` only matters on the first run (no cursor): rotated siblings
-    modified since then are read too, oldest first; otherwise only the live
+    ``since`` and ``named`` only matter on the first run (no cursor): rotated
+    siblings modified since then, and those named on the command line, are
+    read too, oldest first; otherwise only the live
     log is read.
     """
 
     kind = "file"
 
     def __init__(
-        self, path: str | Path, cursor: Cursor | None = None, *, since: datetime | None = None
+        self, path: str | Path, cursor: Cursor | None = None, *, since: datetime | None = None,
+        named: Sequence[Path] = (),
     ) -> None:
         self.path = Path(os.path.abspath(path))
         """The live log."""
@@ -245,6 +253,7 @@ class FileLog:
         """The cursor's key."""
         self.cursor = cursor
         self.since = since
+        self.named = {Path(os.path.abspath(p)) for p in named}
         self.warnings: list[str] = []
         """Problems worth telling the admin (lines that could not be read)."""
         self._gens: list[_Generation] = []
@@ -275,9 +284,9 @@ class FileLog:
             if not live:
                 raise InputError(f"{self.path}: no such file; check the path to the mail log")
             chosen = list(live)
-            if self.since is not None:
-                stamp = self.since.timestamp()
-                chosen += [i for i, g in enumerate(self._gens) if i and g.mtime >= stamp]
+            stamp = self.since.timestamp() if self.since is not None else math.inf
+            chosen += [i for i, g in enumerate(self._gens)
+                       if i and (g.mtime >= stamp or g.path in self.named)]
             self._segments = [_Segment(i, 0, 0) for i in sorted(chosen, reverse=True)]
             return self._segments
         d = self._locate(done)
@@ -406,14 +415,56 @@ def default_logs(log_dir: Path = Path("/var/log")) -> list[str]:
 
 def open_source(
     name: str, cursor: Cursor | None, *, since: datetime | None = None,
-    journal_command: Sequence[str] = ("journalctl",),
+    journal_command: Sequence[str] = ("journalctl",), named: Sequence[Path] = (),
 ) -> FileLog | JournalLog:
-    """A :class:`FileLog` for a path, or a journal reader for :data:`JOURNAL`."""
+    """A :class:`FileLog` for a path (``named``: its rotated siblings named too), or a
+    journal reader for :data:`JOURNAL`."""
     if name == JOURNAL:
         return JournalLog(cursor, command=journal_command, since=since)
     if name == "-":
         raise InputError("report reads log files or the journal, not standard input")
-    return FileLog(name, cursor, since=since)
+    return FileLog(name, cursor, since=since, named=named)
+
+
+def report_sources(names: Sequence[str]) -> list[tuple[str, list[Path]]]:
+    """The sources a report reads for its ``LOG`` arguments, each with the rotated
+    siblings named with it.
+
+    A file is what it holds, not what it is called: a file named twice (by another
+    path, a link) is read once, and a rotated sibling of a named live log
+    (``mail.log.1`` beside ``mail.log``, as ``mail.log*`` in a crontab names it) is
+    read as part of that log, under its one cursor, so a rotation does not make
+    it read again from its first byte.
+    """
+    seen: set[object] = set()
+    files: list[Path] = []
+    journal = False
+    for name in names:
+        if name == JOURNAL:
+            journal = True
+            continue
+        if name == "-":
+            open_source(name, None)  # says why not
+        path = Path(os.path.abspath(name))
+        try:
+            st = path.stat()
+            identity: object = (st.st_dev, st.st_ino)
+        except OSError:
+            identity = path
+        if identity not in seen:
+            seen.add(identity)
+            files.append(path)
+    out: list[tuple[str, list[Path]]] = []
+    for path in files:
+        if any(other != path and other.parent == path.parent
+               and _rank(other.name, path.name) is not None for other in files):
+            continue  # read as a generation of that log
+        siblings = [p for p in files if p.parent == path.parent and p != path
+                    and _rank(path.name, p.name) is not None]
+        out.append((str(path), siblings))
+    if journal:
+        out.append((JOURNAL, []))
+    return out
 
 
 def source_key(name: str) -> str:

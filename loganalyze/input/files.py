@@ -25,7 +25,7 @@ import sys
 import threading
 import zlib
 from bisect import bisect_right
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import islice
@@ -411,6 +411,26 @@ def line_blocks(lines: Iterable[str], size: int = 8192) -> Iterator[list[str]]:
     iterator = iter(lines)
     while block := list(islice(iterator, size)):
         yield block
+
+
+def distinct_files(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``names`` without a file named again (the same device and inode under the same or
+    another name), and the names left out: a log named twice is read once."""
+    seen: set[tuple[int, int]] = set()
+    kept: list[str] = []
+    repeated: list[str] = []
+    for name in names:
+        try:
+            st = os.stat(name) if name != STDIN else None
+        except OSError:
+            st = None  # opening it says what is wrong
+        if st is not None and stat.S_ISREG(st.st_mode):
+            if (st.st_dev, st.st_ino) in seen:
+                repeated.append(name)
+                continue
+            seen.add((st.st_dev, st.st_ino))
+        kept.append(name)
+    return kept, repeated
 
 
 def file_size(name: str) -> int | None:

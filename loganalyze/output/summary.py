@@ -24,6 +24,9 @@ def render_summary(analysis: Analysis) -> str:
         f"{len(analysis.findings)} senders with HELO rejects, "
         f"{len(analysis.suggestions)} suggested",
     ]
+    if analysis.repeated:
+        parts.append("read once: " + ", ".join(display_text(n) for n in analysis.repeated)
+                     + " named a file already read")
     if analysis.dns_temporary:
         parts.append(
             f"DNS: {analysis.dns_temporary} of {analysis.dns_names} names could not be resolved "
