@@ -6,13 +6,19 @@ streamed; only per-sender aggregates are kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import dataclasses
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from pathlib import Path
 
 from .aggregate import SenderStats, Traffic, TrafficCollector, collect_blocks, rare_gc_passes
-from .input.files import line_blocks
+from .errors import ConfigError
+from .input.files import is_plain_file, line_blocks, read_lines
 from .input.timeline import read_timeline_blocks
+from .judge.bans import BanCheck, ban_claims, fail2ban_matches
 from .judge.checks import Check, HeloCheckResult, lookup_and_check
 from .judge.dns import HostResolver
 from .judge.dns_resolver import DnsResolver
@@ -63,6 +69,10 @@ class Finding:
     client_access: bool = False
     """True when a check_client_access entry for the address is offered (legitimate
     sender, suggested or refused by a forger rule): it cannot be forged."""
+    would_be_banned_by: tuple[str, ...] | None = None
+    """Ban tools that would firewall the client on these lines, and when
+    (``fail2ban postfix[mode=more] after 5 matches at 2026-11-24T23:24:10``);
+    empty when none would; None when not checked (``--bans`` not asked)."""
 
     @property
     def suggested(self) -> bool:
@@ -82,6 +92,8 @@ class Analysis:
     """Distinct HELO names looked up in DNS."""
     dns_temporary: int = 0
     """How many of those lookups failed temporarily (results undetermined)."""
+    bans: BanCheck | None = None
+    """The ban tools the findings were cross-checked with, if they were."""
 
     @property
     def suggestions(self) -> list[Finding]:
@@ -116,6 +128,9 @@ class AnalyzeOptions:
     """Seconds all SPF re-checks together may take."""
     window: Window = EVERYTHING
     """Count only the sessions that start, and the evidence logged, in this window."""
+    bans: BanCheck | None = None
+    """Cross-check the findings with these ban tools (:func:`analyze_logs` only:
+    ``fail2ban-regex`` reads the log files again); None: not checked."""
 
 
 def _check_of(sender: SenderStats, result: HeloCheckResult | None) -> Check | None:
@@ -289,6 +304,13 @@ def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     Files may be given in any order (mail.log, mail.log.1, mail.log.2.gz):
     they are read oldest first, by their first time stamp.
     """
+    analysis = _analyze_paths(paths, options)
+    if options.bans is not None:
+        analysis = with_bans(analysis, paths, options.bans, options.tz)
+    return analysis
+
+
+def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     from . import parallel
     from .input import split
 
@@ -309,3 +331,56 @@ def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     blocks = read_timeline_blocks(paths, input_format=options.input_format, tz=options.tz,
                                   now=options.now)
     return analyze_blocks(blocks, options)
+
+
+def with_bans(analysis: Analysis, paths: Sequence[str], check: BanCheck,
+              tz: tzinfo | None = None) -> Analysis:
+    """``analysis`` with each finding's ``would_be_banned_by`` filled in.
+
+    fail2ban's matches are what ``fail2ban-regex`` finds in ``paths`` (every
+    line of the client its filter matches, HELO reject or not); CrowdSec's are
+    the client's HELO-reject lines the aggregate kept.
+    """
+    matches: dict[str, list[datetime]] = {}
+    if check.jail.enabled and analysis.findings:
+        with _fail2ban_inputs(paths) as files:
+            matches = fail2ban_matches(files, check.jail, tz)
+    claims: dict[str, tuple[str, ...]] = {}
+    findings = []
+    for finding in analysis.findings:
+        ip = finding.client_ip
+        if ip not in claims:
+            client = analysis.traffic.clients.get(ip)
+            claims[ip] = ban_claims(
+                ip, matches.get(ip, []), client.helo_reject_times if client else [],
+                client.helo_reject_lines if client else 0, check)
+        findings.append(dataclasses.replace(finding, would_be_banned_by=claims[ip]))
+    return dataclasses.replace(analysis, findings=findings, bans=check)
+
+
+@contextmanager
+def _fail2ban_inputs(paths: Sequence[str]) -> Iterator[list[str]]:
+    """Plain syslog files ``fail2ban-regex`` can read: the logs, compressed ones unpacked."""
+    with tempfile.TemporaryDirectory(prefix="loganalyze-bans-") as scratch:
+        files = []
+        for number, path in enumerate(paths):
+            if path == "-":
+                raise ConfigError("--bans needs the logs as files (fail2ban-regex reads them "
+                                  "again), not standard input")
+            lines = read_lines(path)
+            first = next((line for line in lines if line.strip()), "")
+            if first.lstrip().startswith("{"):
+                lines.close()
+                raise ConfigError(f"{path}: --bans needs syslog lines (fail2ban-regex reads "
+                                  "them); this is a journal JSON export")
+            if is_plain_file(path):
+                lines.close()
+                files.append(path)
+                continue
+            copy = Path(scratch) / f"{number}.log"
+            with copy.open("w", encoding="utf-8") as out:
+                out.write(first + "\n")
+                for line in lines:
+                    out.write(line + "\n")
+            files.append(str(copy))
+        yield files

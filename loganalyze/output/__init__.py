@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ..compat import StrEnum
 from .access import render_client_access, render_helo_access
+from .bans import render_ban_prevention
 from .csv_format import render_csv, write_csv
 from .escape import display_text
 from .json_format import render_json, write_json
@@ -32,6 +33,7 @@ __all__ = [
     "ReportFormat",
     "display_text",
     "finding_record",
+    "render_ban_prevention",
     "render_client_access",
     "render_csv",
     "render_helo_access",
