@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 
 from .aggregate import SenderStats, Traffic, TrafficCollector, collect_blocks, rare_gc_passes
@@ -73,6 +73,16 @@ class Finding:
     """Ban tools that would firewall the client on these lines, and when
     (``fail2ban postfix[mode=more] after 5 matches at 2026-11-24T23:24:10``);
     empty when none would; None when not checked (``--bans`` not asked)."""
+    refused_sessions: int = 0
+    """Sessions a HELO check really rejected (not warnings)."""
+    first_refused: datetime | None = None
+    """The first reject line of those sessions."""
+    last_refused: datetime | None = None
+    """The last reject line of those sessions."""
+    refused_days: tuple[date, ...] = ()
+    """The days of those sessions, sorted."""
+    replies: tuple[str, ...] = ()
+    """The distinct HELO reject replies of those sessions (a few), as Postfix wrote them."""
 
     @property
     def suggested(self) -> bool:
@@ -209,6 +219,11 @@ def _finding(
         not_suggested_because=why_not,
         client_access=client_access,
         passes_now=now_passes,
+        refused_sessions=sender.enforced_rejects,
+        first_refused=sender.first_refused,
+        last_refused=sender.last_refused,
+        refused_days=tuple(sorted(sender.reject_days)),
+        replies=tuple(sender.replies),
     )
 
 

@@ -26,7 +26,7 @@ START = datetime(2026, 11, 24, 23, 0, 0)
 
 
 Kept = tuple[dict[str, tuple[int, list[datetime]]],
-             dict[tuple[str, str], tuple[list[date], list[str]]]]
+             dict[tuple[str, str], tuple[list[date], list[str], datetime | None, datetime | None]]]
 
 
 def _kept(path: Path, jobs: int) -> Kept:
@@ -34,7 +34,7 @@ def _kept(path: Path, jobs: int) -> Kept:
     traffic = analyze_logs([str(path)], options).traffic
     clients = {ip: (c.helo_reject_lines, c.helo_reject_times)
                for ip, c in traffic.clients.items() if c.helo_reject_lines}
-    senders = {key: (sorted(s.reject_days), s.replies)
+    senders = {key: (sorted(s.reject_days), s.replies, s.first_refused, s.last_refused)
                for key, s in traffic.senders.items() if s.reject_days}
     return clients, senders
 
@@ -57,7 +57,7 @@ def test_lines_are_the_helo_rejects_crowdsec_counts() -> None:
     # reject_warning lines are what a warn_if_reject pass writes: not counted.
     warn = ROOT / "fixtures" / "lab" / "recorded" / "legit-broken-helo" / "mail-warn.log"
     assert "reject_warning" in warn.read_text() and _kept(warn, 1) == ({}, {})
-    replies = {reply for _, kept in senders.values() for reply in kept}
+    replies = {reply for _, kept, _, _ in senders.values() for reply in kept}
     assert "450 4.7.1 <mail.acme-corp.example.>: Helo command rejected: Host not found" in replies
 
 

@@ -274,7 +274,8 @@ class SenderStats(_Names):
                  "enforced_rejects", "temporary_rejects", "first_reply",
                  "helo_required_rejects", "queued", "_first_reply_at", "_day", "_days",
                  "_logged_checks", "_spf",
-                 "_senders", "_recipients", "_reject_days", "_replies")
+                 "_senders", "_recipients", "_reject_days", "_replies",
+                 "first_refused", "last_refused")
 
     def __init__(self, client_ip: str, helo: str) -> None:
         self.client_ip = client_ip
@@ -301,6 +302,9 @@ class SenderStats(_Names):
         self._recipients: _Sample | None = None
         self._reject_days: set[date] | None = None
         self._replies: _Sample | None = None
+        # The first and last reject line of its sessions a HELO check really rejected.
+        self.first_refused: datetime | None = None
+        self.last_refused: datetime | None = None
 
     def __repr__(self) -> str:
         return (f"SenderStats(client_ip={self.client_ip!r}, helo={self.helo!r}, "
@@ -397,6 +401,12 @@ class SenderStats(_Names):
                 self._reject_days = set()
             self._reject_days |= other._reject_days
         self._replies = _capped_union(self._replies, other._replies, _KEEP_REPLIES)
+        if other.first_refused is not None and (
+                self.first_refused is None or other.first_refused < self.first_refused):
+            self.first_refused = other.first_refused
+        if other.last_refused is not None and (
+                self.last_refused is None or other.last_refused > self.last_refused):
+            self.last_refused = other.last_refused
 
 
 @dataclass(slots=True)
@@ -525,6 +535,11 @@ def add_session(traffic: Traffic, session: SmtpSession) -> None:
             if sender._reject_days is None:
                 sender._reject_days = set()
             sender._reject_days.add(start.date())
+            first_line, last_line = enforced[0].time, enforced[-1].time
+            if sender.first_refused is None or first_line < sender.first_refused:
+                sender.first_refused = first_line
+            if sender.last_refused is None or last_line > sender.last_refused:
+                sender.last_refused = last_line
             sender._replies = _sample(sender._replies, {intern(_reply(r)) for r in enforced},
                                       _KEEP_REPLIES)
         if sender._first_reply_at is None or start < sender._first_reply_at:

@@ -25,6 +25,7 @@ from ..output import (
     render_ban_prevention,
     render_client_access,
     render_helo_access,
+    render_postmaster_notes,
     render_suggest,
     render_summary,
     render_table,
@@ -152,6 +153,7 @@ def analyze_command(
         server = server_identity(postfix_config)
         table = load_helo_access(helo_access) if helo_access is not None else None
         checked_bans = ban_check(fail2ban_config) if bans or fail2ban_config else None
+        zone = _zone(tz)
         with progress() as sink:
             resolver = resolver_for(nameserver, no_dns, dns_timeout, dns_deadline, dns_cache,
                                  no_dns_cache, sink)
@@ -159,7 +161,7 @@ def analyze_command(
                 resolver=resolver, server=server, helo_access=table, year=year,
                 on_line_block=sink.lines,
                 weights=load_weights(weights) if weights is not None else DEFAULT_WEIGHTS,
-                spf_budget=dns_deadline, input_format=input_format, tz=_zone(tz), jobs=jobs,
+                spf_budget=dns_deadline, input_format=input_format, tz=zone, jobs=jobs,
                 bans=checked_bans,
             )
             analysis = analyze_logs(logs, options)
@@ -189,6 +191,8 @@ def analyze_command(
         text = render_helo_access(analysis.suggestions)
         if options_text:
             text += "\n" + options_text
+    elif output_format is OutputFormat.POSTMASTER_NOTE:
+        text = render_postmaster_notes(findings, server, zone)
     else:
         text = render_client_access(analysis.findings)
     sys.stdout.write(text)
