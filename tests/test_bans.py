@@ -327,7 +327,7 @@ def test_the_ignoreip_line_stops_the_ban_as_fail2ban_reads_it(tmp_path: Path) ->
     assert before and all(any(c.startswith("fail2ban") for c in f.would_be_banned_by or ())
                           for f in before)
     snippet = ignoreip_snippet(["198.51.100.21"], check)
-    assert snippet.splitlines()[1:] == ["[postfix]",
+    assert snippet.splitlines()[-2:] == ["[postfix]",
                                         "ignoreip = 127.0.0.1/8 ::1 192.0.2.0/24 198.51.100.21"]
     (config / "jail.d" / "loganalyze-postfix.local").write_text(snippet)
     jail = load_fail2ban_jail(config)

@@ -108,6 +108,16 @@ def _earliest_capped(kept: list[datetime] | None, times: Iterable[datetime],
     return kept
 
 
+def _earlier(mine: datetime | None, theirs: datetime | None) -> datetime | None:
+    """The earlier of two times, either of which may be unknown."""
+    return theirs if mine is None or (theirs is not None and theirs < mine) else mine
+
+
+def _later(mine: datetime | None, theirs: datetime | None) -> datetime | None:
+    """The later of two times, either of which may be unknown."""
+    return theirs if mine is None or (theirs is not None and theirs > mine) else mine
+
+
 def _added(mine: Counter[Any] | None, theirs: Counter[Any] | None) -> Counter[Any] | None:
     if not theirs:
         return mine
@@ -376,12 +386,8 @@ class SenderStats(_Names):
         self.sessions += other.sessions
         for when in other.attempts:
             _earliest(self.attempts, when)
-        if other.first_seen is not None and (
-                self.first_seen is None or other.first_seen < self.first_seen):
-            self.first_seen = other.first_seen
-        if other.last_seen is not None and (
-                self.last_seen is None or other.last_seen > self.last_seen):
-            self.last_seen = other.last_seen
+        self.first_seen = _earlier(self.first_seen, other.first_seen)
+        self.last_seen = _later(self.last_seen, other.last_seen)
         self.enforced_rejects += other.enforced_rejects
         self.temporary_rejects += other.temporary_rejects
         if other._first_reply_at is not None and (
@@ -401,12 +407,8 @@ class SenderStats(_Names):
                 self._reject_days = set()
             self._reject_days |= other._reject_days
         self._replies = _capped_union(self._replies, other._replies, _KEEP_REPLIES)
-        if other.first_refused is not None and (
-                self.first_refused is None or other.first_refused < self.first_refused):
-            self.first_refused = other.first_refused
-        if other.last_refused is not None and (
-                self.last_refused is None or other.last_refused > self.last_refused):
-            self.last_refused = other.last_refused
+        self.first_refused = _earlier(self.first_refused, other.first_refused)
+        self.last_refused = _later(self.last_refused, other.last_refused)
 
 
 @dataclass(slots=True)
@@ -535,11 +537,8 @@ def add_session(traffic: Traffic, session: SmtpSession) -> None:
             if sender._reject_days is None:
                 sender._reject_days = set()
             sender._reject_days.add(start.date())
-            first_line, last_line = enforced[0].time, enforced[-1].time
-            if sender.first_refused is None or first_line < sender.first_refused:
-                sender.first_refused = first_line
-            if sender.last_refused is None or last_line > sender.last_refused:
-                sender.last_refused = last_line
+            sender.first_refused = _earlier(sender.first_refused, enforced[0].time)
+            sender.last_refused = _later(sender.last_refused, enforced[-1].time)
             sender._replies = _sample(sender._replies, {intern(_reply(r)) for r in enforced},
                                       _KEEP_REPLIES)
         if sender._first_reply_at is None or start < sender._first_reply_at:

@@ -54,6 +54,7 @@ def ignoreip_snippet(addresses: Sequence[str], check: BanCheck) -> str:
     kept = [entry for entry in jail.ignoreip if _admin_entry(entry)]
     new = [a for a in addresses if not jail.ignores(a)]
     return (f"# {FAIL2BAN_FILE}, then: fail2ban-client reload {jail.name}\n"
+            f"# (it prevents new bans only: fail2ban-client set {jail.name} unbanip ADDRESS)\n"
             f"[{jail.name}]\n"
             f"ignoreip = {' '.join([*kept, *new])}\n")
 
