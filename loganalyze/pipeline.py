@@ -319,6 +319,8 @@ def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     Files may be given in any order (mail.log, mail.log.1, mail.log.2.gz):
     they are read oldest first, by their first time stamp.
     """
+    if options.bans is not None and options.bans.jail.enabled:
+        _fail2ban_can_read(paths)  # before reading: standard input cannot be read twice
     analysis = _analyze_paths(paths, options)
     if options.bans is not None:
         analysis = with_bans(analysis, paths, options.bans, options.tz)
@@ -373,15 +375,20 @@ def with_bans(analysis: Analysis, paths: Sequence[str], check: BanCheck,
     return dataclasses.replace(analysis, findings=findings, bans=check)
 
 
+def _fail2ban_can_read(paths: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` when ``fail2ban-regex`` cannot read ``paths`` again."""
+    if "-" in paths:
+        raise ConfigError("--bans needs the logs as files (fail2ban-regex reads them again), "
+                          "not standard input")
+
+
 @contextmanager
 def _fail2ban_inputs(paths: Sequence[str]) -> Iterator[list[str]]:
     """Plain syslog files ``fail2ban-regex`` can read: the logs, compressed ones unpacked."""
     with tempfile.TemporaryDirectory(prefix="loganalyze-bans-") as scratch:
         files = []
+        _fail2ban_can_read(paths)
         for number, path in enumerate(paths):
-            if path == "-":
-                raise ConfigError("--bans needs the logs as files (fail2ban-regex reads them "
-                                  "again), not standard input")
             lines = read_lines(path)
             first = next((line for line in lines if line.strip()), "")
             if first.lstrip().startswith("{"):

@@ -417,3 +417,24 @@ def test_cli_table_has_the_column_and_the_whitelist(tmp_path: Path) -> None:
     # Nothing of this in a run that did not ask.
     plain = _cli(str(LOGS[0]), "--no-dns", "--year", "2026", "--suggest", "-q")
     assert "banned by" not in plain.stdout and "crowdsec" not in plain.stdout
+
+
+def test_cli_bans_on_standard_input_is_refused_before_reading(tmp_path: Path) -> None:
+    config = _fail2ban_config(tmp_path, "[postfix]\nenabled = true\n")
+    done = subprocess.run([str(Path(sys.executable).parent / "analyze"), "-", "--no-dns",
+                           "--fail2ban-config", str(config)], input=LOGS[0].read_text(),
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == ("analyze: error: --bans needs the logs as files (fail2ban-regex "
+                           "reads them again), not standard input\n")
+
+
+def test_a_compressed_log_gives_the_claims_of_the_plain_one(tmp_path: Path) -> None:
+    import gzip
+
+    packed = tmp_path / "mail.log.1.gz"
+    packed.write_bytes(gzip.compress(LOGS[0].read_bytes()))
+    plain, unpacked = (_analysis([p], BanCheck()) for p in (LOGS[0], packed))
+    assert [f.would_be_banned_by for f in unpacked.findings] == \
+           [f.would_be_banned_by for f in plain.findings]
+    assert any(c.startswith("fail2ban") for f in plain.findings for c in f.would_be_banned_by or ())
