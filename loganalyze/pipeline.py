@@ -6,13 +6,19 @@ streamed; only per-sender aggregates are kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import dataclasses
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
+from pathlib import Path
 
 from .aggregate import SenderStats, Traffic, TrafficCollector, collect_blocks, rare_gc_passes
-from .input.files import distinct_files, line_blocks
+from .errors import ConfigError
+from .input.files import distinct_files, is_plain_file, line_blocks, read_lines
 from .input.timeline import read_timeline_blocks
+from .judge.bans import BanCheck, ban_claims, fail2ban_matches
 from .judge.checks import Check, HeloCheckResult, lookup_and_check
 from .judge.dns import HostResolver
 from .judge.dns_resolver import DnsResolver
@@ -63,6 +69,20 @@ class Finding:
     client_access: bool = False
     """True when a check_client_access entry for the address is offered (legitimate
     sender, suggested or refused by a forger rule): it cannot be forged."""
+    would_be_banned_by: tuple[str, ...] | None = None
+    """Ban tools that would firewall the client on these lines, and when
+    (``fail2ban postfix[mode=more] after 5 matches at 2026-11-24T23:24:10``);
+    empty when none would; None when not checked (``--bans`` not asked)."""
+    refused_sessions: int = 0
+    """Sessions a HELO check really rejected (not warnings)."""
+    first_refused: datetime | None = None
+    """The first reject line of those sessions."""
+    last_refused: datetime | None = None
+    """The last reject line of those sessions."""
+    refused_days: tuple[date, ...] = ()
+    """The days of those sessions, sorted."""
+    replies: tuple[str, ...] = ()
+    """The distinct HELO reject replies of those sessions (a few), as Postfix wrote them."""
 
     @property
     def suggested(self) -> bool:
@@ -84,6 +104,8 @@ class Analysis:
     """How many of those lookups failed temporarily (results undetermined)."""
     repeated: tuple[str, ...] = ()
     """Log names left out because they name a file already read."""
+    bans: BanCheck | None = None
+    """The ban tools the findings were cross-checked with, if they were."""
 
     @property
     def suggestions(self) -> list[Finding]:
@@ -118,6 +140,9 @@ class AnalyzeOptions:
     """Seconds all SPF re-checks together may take."""
     window: Window = EVERYTHING
     """Count only the sessions that start, and the evidence logged, in this window."""
+    bans: BanCheck | None = None
+    """Cross-check the findings with these ban tools (:func:`analyze_logs` only:
+    ``fail2ban-regex`` reads the log files again); None: not checked."""
 
 
 def _check_of(sender: SenderStats, result: HeloCheckResult | None) -> Check | None:
@@ -196,6 +221,11 @@ def _finding(
         not_suggested_because=why_not,
         client_access=client_access,
         passes_now=now_passes,
+        refused_sessions=sender.enforced_rejects,
+        first_refused=sender.first_refused,
+        last_refused=sender.last_refused,
+        refused_days=tuple(sorted(sender.reject_days)),
+        replies=tuple(sender.replies),
     )
 
 
@@ -290,13 +320,21 @@ def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
 
     Files may be given in any order (mail.log, mail.log.1, mail.log.2.gz):
     they are read oldest first, by their first time stamp.
+    A file named twice (or by a link) is read once (:attr:`Analysis.repeated`).
     """
+    paths, repeated = distinct_files(paths)
+    if options.bans is not None and options.bans.jail.enabled:
+        _fail2ban_can_read(paths)  # before reading: standard input cannot be read twice
+    analysis = _analyze_paths(paths, options)
+    if options.bans is not None:
+        analysis = with_bans(analysis, paths, options.bans, options.tz)
+    return replace(analysis, repeated=tuple(repeated)) if repeated else analysis
+
+
+def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     from . import parallel
     from .input import split
 
-    paths, repeated = distinct_files(paths)
-    if repeated:
-        return replace(analyze_logs(paths, options), repeated=tuple(repeated))
     if options.jobs != 1 and split.worth_splitting(paths):
         jobs = options.jobs or split.default_jobs()
         tasks = split.plan(paths, jobs, input_format=options.input_format, tz=options.tz,
@@ -314,3 +352,61 @@ def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     blocks = read_timeline_blocks(paths, input_format=options.input_format, tz=options.tz,
                                   now=options.now)
     return analyze_blocks(blocks, options)
+
+
+def with_bans(analysis: Analysis, paths: Sequence[str], check: BanCheck,
+              tz: tzinfo | None = None) -> Analysis:
+    """``analysis`` with each finding's ``would_be_banned_by`` filled in.
+
+    fail2ban's matches are what ``fail2ban-regex`` finds in ``paths`` (every
+    line of the client its filter matches, HELO reject or not); CrowdSec's are
+    the client's HELO-reject lines the aggregate kept.
+    """
+    matches: dict[str, list[datetime]] = {}
+    if check.jail.enabled and analysis.findings:
+        with _fail2ban_inputs(paths) as files:
+            matches = fail2ban_matches(files, check.jail, tz)
+    claims: dict[str, tuple[str, ...]] = {}
+    findings = []
+    for finding in analysis.findings:
+        ip = finding.client_ip
+        if ip not in claims:
+            client = analysis.traffic.clients.get(ip)
+            claims[ip] = ban_claims(
+                ip, matches.get(ip, []), client.helo_reject_times if client else [],
+                client.helo_reject_lines if client else 0, check)
+        findings.append(dataclasses.replace(finding, would_be_banned_by=claims[ip]))
+    return dataclasses.replace(analysis, findings=findings, bans=check)
+
+
+def _fail2ban_can_read(paths: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` when ``fail2ban-regex`` cannot read ``paths`` again."""
+    if "-" in paths:
+        raise ConfigError("--bans needs the logs as files (fail2ban-regex reads them again), "
+                          "not standard input")
+
+
+@contextmanager
+def _fail2ban_inputs(paths: Sequence[str]) -> Iterator[list[str]]:
+    """Plain syslog files ``fail2ban-regex`` can read: the logs, compressed ones unpacked."""
+    with tempfile.TemporaryDirectory(prefix="loganalyze-bans-") as scratch:
+        files = []
+        _fail2ban_can_read(paths)
+        for number, path in enumerate(paths):
+            lines = read_lines(path)
+            first = next((line for line in lines if line.strip()), "")
+            if first.lstrip().startswith("{"):
+                lines.close()
+                raise ConfigError(f"{path}: --bans needs syslog lines (fail2ban-regex reads "
+                                  "them); this is a journal JSON export")
+            if is_plain_file(path):
+                lines.close()
+                files.append(path)
+                continue
+            copy = Path(scratch) / f"{number}.log"
+            with copy.open("w", encoding="utf-8") as out:
+                out.write(first + "\n")
+                for line in lines:
+                    out.write(line + "\n")
+            files.append(str(copy))
+        yield files

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import json
 import io
+import json
 import lzma
 import os
 import sys

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from sys import intern
 from typing import Any
 
+from ..judge.bans import crowdsec_counts
 from ..judge.checks import Check
 from ..model import Kind, LogRecord
 from ..sessions import Reject, SmtpSession
@@ -31,6 +32,12 @@ _KEEP_CLIENT_SENDERS = 10
 _KEEP_LISTS = 10
 # Session start times kept per sender (for the retry evidence).
 _KEEP_ATTEMPTS = 1000
+# HELO-reject line times kept per client (the earliest), for the ban-tool cross-check:
+# CrowdSec's scenario bans on the second line within 10 minutes, so a client that
+# is not banned within its first 200 lines is rare, and is then said to be undecided.
+KEEP_BAN_LINES = 200
+# Distinct HELO reject replies kept per sender (the postmaster note quotes them).
+_KEEP_REPLIES = 5
 
 
 _Sample = list[str]
@@ -81,6 +88,34 @@ def _earliest(kept: list[datetime], when: datetime) -> None:
     elif when < kept[-1]:
         insort(kept, when)
         kept.pop()
+
+
+def _earliest_capped(kept: list[datetime] | None, times: Iterable[datetime],
+                     cap: int) -> list[datetime]:
+    """``kept`` (sorted) with ``times`` added, holding the ``cap`` earliest of all.
+
+    The earliest, not the first seen: then the parts of a log read by several
+    workers merge into exactly the list of one read.
+    """
+    if kept is None:
+        kept = []
+    for when in times:
+        if len(kept) < cap:
+            insort(kept, when)
+        elif when < kept[-1]:
+            insort(kept, when)
+            kept.pop()
+    return kept
+
+
+def _earlier(mine: datetime | None, theirs: datetime | None) -> datetime | None:
+    """The earlier of two times, either of which may be unknown."""
+    return theirs if mine is None or (theirs is not None and theirs < mine) else mine
+
+
+def _later(mine: datetime | None, theirs: datetime | None) -> datetime | None:
+    """The later of two times, either of which may be unknown."""
+    return theirs if mine is None or (theirs is not None and theirs > mine) else mine
 
 
 def _added(mine: Counter[Any] | None, theirs: Counter[Any] | None) -> Counter[Any] | None:
@@ -148,8 +183,8 @@ class ClientStats(_Names):
 
     __slots__ = ("ip", "sessions", "queued", "hostname_warnings",
                  "temporary_hostname_warnings", "postscreen_pass", "dnsbl_rank",
-                 "postscreen_rejects", "spf_rejects", "_rejects", "_recipients", "_senders",
-                 "_dnsbl_lists")
+                 "postscreen_rejects", "spf_rejects", "helo_reject_lines", "_rejects",
+                 "_recipients", "_senders", "_dnsbl_lists", "_helo_reject_times")
 
     def __init__(self, ip: str) -> None:
         self.ip = ip
@@ -163,6 +198,9 @@ class ClientStats(_Names):
         # Rejects and protocol violations (PREGREET, HANGUP, ...) logged by postscreen.
         self.postscreen_rejects = 0
         self.spf_rejects = 0  # policyd-spf reject/defer lines for this address
+        # smtpd "reject:" lines (not warnings) whose reason is "Helo command rejected":
+        # what CrowdSec's postfix-helo-rejected scenario counts (judge/bans.py).
+        self.helo_reject_lines = 0
         self._name = ""
         self._name_count = 0
         self._names = None
@@ -170,6 +208,7 @@ class ClientStats(_Names):
         self._recipients: _Sample | None = None
         self._senders: _Sample | None = None
         self._dnsbl_lists: _Sample | None = None
+        self._helo_reject_times: list[datetime] | None = None
 
     def __repr__(self) -> str:
         return (f"ClientStats(ip={self.ip!r}, names={self.names!r}, sessions={self.sessions}, "
@@ -205,6 +244,14 @@ class ClientStats(_Names):
         """DNSBL domains dnsblog said list the address (up to 10)."""
         return _as_set(self._dnsbl_lists)
 
+    @property
+    def helo_reject_times(self) -> list[datetime]:
+        """Times of the earliest :data:`KEEP_BAN_LINES` of :attr:`helo_reject_lines`, sorted.
+
+        ``helo_reject_lines - len(helo_reject_times)`` later lines were counted only.
+        """
+        return self._helo_reject_times if self._helo_reject_times is not None else []
+
     def merge(self, other: ClientStats) -> None:
         """Add ``other`` (the same address, in a later part of the log) to this one."""
         self.sessions += other.sessions
@@ -215,6 +262,10 @@ class ClientStats(_Names):
         self.dnsbl_rank = max(self.dnsbl_rank, other.dnsbl_rank)
         self.postscreen_rejects += other.postscreen_rejects
         self.spf_rejects += other.spf_rejects
+        self.helo_reject_lines += other.helo_reject_lines
+        if other._helo_reject_times:
+            self._helo_reject_times = _earliest_capped(
+                self._helo_reject_times, other._helo_reject_times, KEEP_BAN_LINES)
         self._merge_names(other)
         self._rejects = _added(self._rejects, other._rejects)
         self._recipients = _capped_union(self._recipients, other._recipients, KEEP_EXAMPLES)
@@ -233,7 +284,8 @@ class SenderStats(_Names):
                  "enforced_rejects", "temporary_rejects", "first_reply",
                  "helo_required_rejects", "queued", "_first_reply_at", "_day", "_days",
                  "_logged_checks", "_spf",
-                 "_senders", "_recipients")
+                 "_senders", "_recipients", "_reject_days", "_replies",
+                 "first_refused", "last_refused")
 
     def __init__(self, client_ip: str, helo: str) -> None:
         self.client_ip = client_ip
@@ -258,6 +310,11 @@ class SenderStats(_Names):
         self._spf: Counter[tuple[str, str]] | None = None
         self._senders: _Sample | None = None
         self._recipients: _Sample | None = None
+        self._reject_days: set[date] | None = None
+        self._replies: _Sample | None = None
+        # The first and last reject line of its sessions a HELO check really rejected.
+        self.first_refused: datetime | None = None
+        self.last_refused: datetime | None = None
 
     def __repr__(self) -> str:
         return (f"SenderStats(client_ip={self.client_ip!r}, helo={self.helo!r}, "
@@ -279,6 +336,17 @@ class SenderStats(_Names):
         if self._days is not None:
             return self._days
         return {self._day} if self._day is not None else set()
+
+    @property
+    def reject_days(self) -> set[date]:
+        """The days a HELO check really rejected it (not warnings), by session start."""
+        return self._reject_days if self._reject_days is not None else set()
+
+    @property
+    def replies(self) -> list[str]:
+        """Distinct HELO reject replies of its rejected sessions (``450 4.7.1 <x>: ...``):
+        the :data:`_KEEP_REPLIES` smallest, sorted."""
+        return list(self._replies) if self._replies else []
 
     @property
     def logged_checks(self) -> Counter[Check]:
@@ -318,12 +386,8 @@ class SenderStats(_Names):
         self.sessions += other.sessions
         for when in other.attempts:
             _earliest(self.attempts, when)
-        if other.first_seen is not None and (
-                self.first_seen is None or other.first_seen < self.first_seen):
-            self.first_seen = other.first_seen
-        if other.last_seen is not None and (
-                self.last_seen is None or other.last_seen > self.last_seen):
-            self.last_seen = other.last_seen
+        self.first_seen = _earlier(self.first_seen, other.first_seen)
+        self.last_seen = _later(self.last_seen, other.last_seen)
         self.enforced_rejects += other.enforced_rejects
         self.temporary_rejects += other.temporary_rejects
         if other._first_reply_at is not None and (
@@ -338,6 +402,13 @@ class SenderStats(_Names):
         self._spf = _added(self._spf, other._spf)
         self._senders = _capped_union(self._senders, other._senders, KEEP_EXAMPLES)
         self._recipients = _capped_union(self._recipients, other._recipients, KEEP_EXAMPLES)
+        if other._reject_days:
+            if self._reject_days is None:
+                self._reject_days = set()
+            self._reject_days |= other._reject_days
+        self._replies = _capped_union(self._replies, other._replies, _KEEP_REPLIES)
+        self.first_refused = _earlier(self.first_refused, other.first_refused)
+        self.last_refused = _later(self.last_refused, other.last_refused)
 
 
 @dataclass(slots=True)
@@ -372,6 +443,11 @@ class Traffic:
                 ours.merge(sender)
 
 
+def _reply(reject: Reject) -> str:
+    """The reply as Postfix wrote it: ``450 4.7.1 <x>: Helo command rejected: ...``."""
+    return f"{reject.code} {reject.dsn} {reject.reason}".replace("  ", " ")
+
+
 def _domain_of(address: str) -> str:
     return address.rpartition("@")[2].lower() if "@" in address else ""
 
@@ -404,11 +480,20 @@ def add_session(traffic: Traffic, session: SmtpSession) -> None:
         categories = client._rejects
         if categories is None:
             categories = client._rejects = Counter()
+        banned_for: list[datetime] | None = None
         for reject in rejects:
             category = reject.category
             categories[category] = categories.get(category, 0) + 1
             if reject.helo_check is not None:
                 helo_rejects.append(reject)
+            if crowdsec_counts(reject.reason, reject.warning, session.service):
+                if banned_for is None:
+                    banned_for = []
+                banned_for.append(reject.time)
+        if banned_for:
+            client.helo_reject_lines += len(banned_for)
+            client._helo_reject_times = _earliest_capped(client._helo_reject_times, banned_for,
+                                                         KEEP_BAN_LINES)
     recipients = session.recipients
     if recipients:
         client._recipients = _sample(client._recipients, recipients, KEEP_EXAMPLES)
@@ -449,10 +534,15 @@ def add_session(traffic: Traffic, session: SmtpSession) -> None:
             sender.enforced_rejects += 1
             if any(r.code // 100 == 4 for r in enforced):
                 sender.temporary_rejects += 1
+            if sender._reject_days is None:
+                sender._reject_days = set()
+            sender._reject_days.add(start.date())
+            sender.first_refused = _earlier(sender.first_refused, enforced[0].time)
+            sender.last_refused = _later(sender.last_refused, enforced[-1].time)
+            sender._replies = _sample(sender._replies, {intern(_reply(r)) for r in enforced},
+                                      _KEEP_REPLIES)
         if sender._first_reply_at is None or start < sender._first_reply_at:
-            first = helo_rejects[0]
-            sender.first_reply = intern(
-                f"{first.code} {first.dsn} {first.reason}".replace("  ", " "))
+            sender.first_reply = intern(_reply(helo_rejects[0]))
             sender._first_reply_at = start
     if session.spf:
         results = sender._spf

@@ -22,8 +22,10 @@ from ..model import InputFormat
 from ..output import (
     OutputFormat,
     display_text,
+    render_ban_prevention,
     render_client_access,
     render_helo_access,
+    render_postmaster_notes,
     render_suggest,
     render_summary,
     render_table,
@@ -44,8 +46,10 @@ from ..postfix.config import restriction_advice
 from ..postfix.helo_access import load_helo_access
 from ..progress import progress
 from .options import (
+    BansOpt,
     CacheOpt,
     DeadlineOpt,
+    Fail2banConfigOpt,
     HeloAccessOpt,
     NameserverOpt,
     NoCacheOpt,
@@ -53,6 +57,7 @@ from .options import (
     PostfixConfigOpt,
     TimeoutOpt,
     YearOpt,
+    ban_check,
     fail,
     resolver_for,
     server_identity,
@@ -99,6 +104,8 @@ def analyze_command(
     helo_access: HeloAccessOpt = None,
     postfix_config: PostfixConfigOpt = None,
     year: YearOpt = None,
+    bans: BansOpt = False,
+    fail2ban_config: Fail2banConfigOpt = None,
     write: Annotated[
         Path | None,
         typer.Option("--write", metavar="PATH",
@@ -145,6 +152,8 @@ def analyze_command(
     try:
         server = server_identity(postfix_config)
         table = load_helo_access(helo_access) if helo_access is not None else None
+        checked_bans = ban_check(fail2ban_config) if bans or fail2ban_config else None
+        zone = _zone(tz)
         with progress() as sink:
             resolver = resolver_for(nameserver, no_dns, dns_timeout, dns_deadline, dns_cache,
                                  no_dns_cache, sink)
@@ -152,7 +161,8 @@ def analyze_command(
                 resolver=resolver, server=server, helo_access=table, year=year,
                 on_line_block=sink.lines,
                 weights=load_weights(weights) if weights is not None else DEFAULT_WEIGHTS,
-                spf_budget=dns_deadline, input_format=input_format, tz=_zone(tz), jobs=jobs,
+                spf_budget=dns_deadline, input_format=input_format, tz=zone, jobs=jobs,
+                bans=checked_bans,
             )
             analysis = analyze_logs(logs, options)
     except LogAnalyzeError as exc:
@@ -163,6 +173,8 @@ def analyze_command(
         text = render_suggest(findings) if suggest else render_table(findings)
         if suggest and options_text:
             text += "\n" + options_text
+        if analysis.bans is not None:
+            text += "\n" + render_ban_prevention(findings, analysis.bans)
         if table is not None:
             try:
                 items = review(table, analysis, resolver)
@@ -179,6 +191,8 @@ def analyze_command(
         text = render_helo_access(analysis.suggestions)
         if options_text:
             text += "\n" + options_text
+    elif output_format is OutputFormat.POSTMASTER_NOTE:
+        text = render_postmaster_notes(findings, server, zone)
     else:
         text = render_client_access(analysis.findings)
     sys.stdout.write(text)

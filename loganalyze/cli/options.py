@@ -8,6 +8,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from ..judge.bans import BanCheck, load_fail2ban_jail
 from ..judge.dns import HostResolver
 from ..judge.dns_setup import make_resolver
 from ..postfix.config import ServerIdentity, default_identity, load_identity
@@ -73,7 +74,32 @@ PostfixConfigOpt = Annotated[
                  help="Directory with main.cf, or a file of 'postconf -n' output "
                       "(default /etc/postfix if present)."),
 ]
+BansOpt = Annotated[
+    bool,
+    typer.Option("--bans",
+                 help="Say whether fail2ban's postfix jail or CrowdSec's postfix-helo-rejected "
+                      "scenario would ban each client on these lines, and when (runs "
+                      "fail2ban-regex over the logs)."),
+]
+Fail2banConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--fail2ban-config", metavar="DIR",
+                 help="fail2ban's configuration directory, read by fail2ban-client (default "
+                      "/etc/fail2ban if present, else Debian's package defaults); implies "
+                      "--bans."),
+]
 YearOpt = Annotated[
     int | None,
     typer.Option("--year", help="Year of the first line of traditional syslog logs."),
 ]
+
+
+DEFAULT_FAIL2BAN_CONFIG = Path("/etc/fail2ban")
+
+
+def ban_check(config: Path | None) -> BanCheck:
+    """The ban tools to cross-check: the jail as fail2ban reads ``config`` (default
+    /etc/fail2ban when it is there), else Debian's package defaults."""
+    if config is None and (DEFAULT_FAIL2BAN_CONFIG / "jail.conf").is_file():
+        config = DEFAULT_FAIL2BAN_CONFIG
+    return BanCheck(jail=load_fail2ban_jail(config))

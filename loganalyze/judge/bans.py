@@ -38,13 +38,16 @@ __all__ = [
     "CROWDSEC_HELO",
     "DEBIAN_POSTFIX_JAIL",
     "Ban",
+    "BanCheck",
     "Fail2banJail",
     "LeakyBucket",
+    "ban_claims",
     "crowdsec_counts",
     "fail2ban_first_ban",
     "fail2ban_matches",
     "first_overflow",
     "load_fail2ban_jail",
+    "safe_address",
 ]
 
 _TIMEOUT = 600.0
@@ -400,3 +403,63 @@ def crowdsec_counts(reason: str, warning: bool, service: str) -> bool:
             text = text[end + 3:]
     return text.startswith("Helo command rejected")
 
+
+
+# -- both, per client ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BanCheck:
+    """What ``--bans`` cross-checks: a fail2ban jail and a CrowdSec scenario."""
+
+    jail: Fail2banJail = DEBIAN_POSTFIX_JAIL
+    """The jail, as fail2ban read the admin's configuration, or Debian's defaults."""
+    bucket: LeakyBucket = CROWDSEC_HELO
+    """The CrowdSec scenario (the hub's settings)."""
+
+    def describe(self) -> str:
+        """One line saying which settings the claims come from."""
+        jail = self.jail
+        if not jail.enabled:
+            f2b = f"fail2ban jail {jail.name}: not enabled in {jail.source}"
+        else:
+            f2b = (f"{jail.tool}: maxretry {jail.maxretry} within {jail.findtime:g} s "
+                   f"({jail.source})")
+        bucket = self.bucket
+        return (f"bans checked with {f2b}; {bucket.tool}: capacity {bucket.capacity}, "
+                f"leak {bucket.leakspeed:g} s (the hub's scenario)")
+
+
+def ban_claims(ip: str, fail2ban_times: Sequence[datetime], crowdsec_times: Sequence[datetime],
+               crowdsec_lines: int, check: BanCheck) -> tuple[str, ...]:
+    """Who would ban ``ip``, and when: the ``would_be_banned_by`` of its findings.
+
+    ``fail2ban_times`` are its lines ``fail2ban-regex`` matched; ``crowdsec_times``
+    the earliest of its ``crowdsec_lines`` HELO-reject lines (sorted). When the
+    kept lines do not overflow the bucket but more lines were only counted,
+    the claim says it is undecided instead of saying nobody bans.
+    """
+    claims = []
+    if not check.jail.ignores(ip):
+        ban = fail2ban_first_ban(fail2ban_times, check.jail)
+        if ban is not None:
+            claims.append(ban.describe())
+    overflow = first_overflow(crowdsec_times, check.bucket)
+    if overflow is not None:
+        claims.append(overflow.describe())
+    elif crowdsec_lines > len(crowdsec_times):
+        claims.append(f"{check.bucket.tool}: undecided (only the earliest {len(crowdsec_times)} "
+                      f"of its {crowdsec_lines} lines were kept)")
+    return tuple(claims)
+
+
+def safe_address(text: str) -> str | None:
+    """``text`` as a validated IP address in canonical form, or None.
+
+    What goes into an ``ignoreip`` line or a whitelist file must be an address,
+    never a logged string that merely looks like one.
+    """
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None

@@ -17,25 +17,30 @@ from typing import TYPE_CHECKING, TextIO
 
 from ..compat import StrEnum
 from .access import render_client_access, render_helo_access
+from .bans import render_ban_prevention
 from .csv_format import render_csv, write_csv
 from .escape import display_text
 from .json_format import render_json, write_json
+from .postmaster import render_postmaster_notes
 from .records import finding_record
 from .summary import render_summary, render_unparsed
 from .table import render_suggest, render_table
 
 if TYPE_CHECKING:
     from ..pipeline import Finding
+    from ..postfix.config import ServerIdentity
 
 __all__ = [
     "OutputFormat",
     "ReportFormat",
     "display_text",
     "finding_record",
+    "render_ban_prevention",
     "render_client_access",
     "render_csv",
     "render_helo_access",
     "render_json",
+    "render_postmaster_notes",
     "render_suggest",
     "render_summary",
     "render_table",
@@ -54,6 +59,7 @@ class OutputFormat(StrEnum):
     CSV = "csv"
     HELO_ACCESS = "helo-access"
     CLIENT_ACCESS = "client-access"
+    POSTMASTER_NOTE = "postmaster-note"
 
 
 class ReportFormat(StrEnum):
@@ -69,12 +75,13 @@ class ReportFormat(StrEnum):
 
 
 def write_findings(findings: Sequence[Finding], suggested: Sequence[Finding],
-                   output_format: OutputFormat, out: TextIO, *, suggest: bool = False) -> None:
+                   output_format: OutputFormat, out: TextIO, *, suggest: bool = False,
+                   server: ServerIdentity | None = None) -> None:
     """Write ``findings`` in ``output_format`` to ``out``.
 
     ``suggested`` are the findings with a helo_access entry (the helo-access
     format writes only those); ``suggest`` turns the table into the
-    ``--suggest`` view.
+    ``--suggest`` view; ``server`` is who signs the postmaster notes.
     """
     if output_format is OutputFormat.JSON:
         write_json(findings, out)
@@ -84,5 +91,9 @@ def write_findings(findings: Sequence[Finding], suggested: Sequence[Finding],
         out.write(render_helo_access(suggested))
     elif output_format is OutputFormat.CLIENT_ACCESS:
         out.write(render_client_access(findings))
+    elif output_format is OutputFormat.POSTMASTER_NOTE:
+        from ..postfix.config import ServerIdentity
+
+        out.write(render_postmaster_notes(findings, server or ServerIdentity()))
     else:
         out.write(render_suggest(findings) if suggest else render_table(findings))

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from ..pipeline import Finding
 
 _CSV_FIELDS = ["helo", "client_ip", "client_name", "check", "rejected", "verdict", "score",
-               "evidence", "sessions", "first_seen", "last_seen", "spf", "dns", "access_line"]
+               "evidence", "sessions", "first_seen", "last_seen", "spf", "dns", "access_line",
+               "would_be_banned_by"]
 
 
 def render_csv(findings: Sequence[Finding]) -> str:
@@ -33,6 +34,8 @@ def write_csv(findings: Iterable[Finding], out: TextIO) -> None:
     for finding in findings:
         record = finding_record(finding)
         record["evidence"] = "; ".join(record["evidence"])
+        if "would_be_banned_by" in record:  # empty: checked, nobody bans; absent: not checked
+            record["would_be_banned_by"] = "; ".join(record["would_be_banned_by"]) or "none"
         for key, value in record.items():
             if not isinstance(value, str):
                 continue

@@ -32,4 +32,6 @@ def finding_record(finding: Finding) -> dict[str, Any]:
         record["access_line"] = finding.access_line.rsplit("\n", 1)[-1]
     if finding.not_suggested_because:
         record["not_suggested_because"] = finding.not_suggested_because
+    if finding.would_be_banned_by is not None:  # only when --bans checked it
+        record["would_be_banned_by"] = list(finding.would_be_banned_by)
     return record

@@ -32,6 +32,8 @@ def render_summary(analysis: Analysis) -> str:
             f"DNS: {analysis.dns_temporary} of {analysis.dns_names} names could not be resolved "
             "(temporary failure or no reachable DNS); their unknown check is undetermined"
         )
+    if analysis.bans is not None:
+        parts.append(analysis.bans.describe())
     return "\n".join(parts) + "\n"
 
 

@@ -27,12 +27,24 @@ def _action(finding: Finding) -> str:
     return "client only" if finding.client_access else "-"
 
 
+def _bans(finding: Finding) -> str:
+    """``crowdsec 08-16 09:47, fail2ban 08-16 10:19``: who would ban the client, and when."""
+    claims = finding.would_be_banned_by or ()
+    short = []
+    for claim in claims:
+        tool = claim.partition(" ")[0]
+        _, at, when = claim.rpartition(" at ")
+        short.append(f"{tool} {when[5:16].replace('T', ' ')}" if at else f"{tool} ?")
+    return ", ".join(short) or "-"
+
+
 def render_table(findings: Sequence[Finding], width: int = 48) -> str:
     """A plain-text table for a terminal or an e-mail."""
     from tabulate import tabulate  # only the table needs it
 
     if not findings:
         return "No HELO rejects found.\n"
+    checked = any(f.would_be_banned_by is not None for f in findings)
     rows = []
     for f in findings:
         evidence = "; ".join(f.verdict.summary[:3])
@@ -47,9 +59,11 @@ def render_table(findings: Sequence[Finding], width: int = 48) -> str:
             f.spf or "-",
             f"{f.verdict.label.value} {f.verdict.score:+g}",
             _action(f),
+            *([_bans(f)] if checked else []),
             display_text(evidence),
         ])
-    headers = ["HELO", "client", "check", "sess", "seen", "SPF", "verdict", "suggest", "evidence"]
+    headers = ["HELO", "client", "check", "sess", "seen", "SPF", "verdict", "suggest",
+               *(["banned by"] if checked else []), "evidence"]
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True) + "\n"
 
 
