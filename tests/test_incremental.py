@@ -537,3 +537,36 @@ def test_journal_entries_are_read_as_analyze_reads_journal_json(
     assert (record.time, record.host, record.service, record.pid) == (
         sent, "vm", "postfix/smtpd", 12)
     assert record.kind.value == "connect" and record.client_ip == "192.0.2.1"
+
+
+def test_a_journal_it_may_not_read_is_an_error_not_silence(tmp_path: Path) -> None:
+    """journalctl run by a user outside systemd-journal/adm exits 0 with nothing but
+    this warning (systemd's wording): the report must say it read nothing (issue 15)."""
+    script = tmp_path / "journalctl"
+    script.write_text("import sys\nsys.stderr.write('No journal files were opened due to "
+                      "insufficient permissions.\\n')\n")
+    source = JournalLog(None, command=[sys.executable, str(script)])
+    with pytest.raises(InputError, match="may not read the system journal"):
+        read_sessions(source, Tokenizer(), lambda s: None)
+
+
+def test_each_report_says_what_it_read(tmp_path: Path, fixture_lines: list[bytes]) -> None:
+    """stderr names every file read and from where, so cron mail shows it (issue 15)."""
+    from typer.testing import CliRunner
+
+    from loganalyze.cli.app import app
+
+    log = tmp_path / "mail.log"
+    log.write_bytes(b"".join(fixture_lines[:600]))
+    args = ["report", str(log), str(tmp_path / "mail.log.1"), "--state",
+            str(tmp_path / "state.sqlite"), "--no-dns", "--year", "2026"]
+    first = CliRunner().invoke(app, args[:2] + args[3:])
+    assert first.exit_code == 0, first.output
+    assert f"read {log} (from its start)" in first.stderr
+    log.rename(tmp_path / "mail.log.1")
+    log.write_bytes(b"".join(fixture_lines[600:]))
+    second = CliRunner().invoke(app, args)
+    assert second.exit_code == 0, second.output
+    offset = len(b"".join(fixture_lines[:600]))
+    assert (f"read {tmp_path / 'mail.log.1'} (from byte {offset:,}), {log} (from its start)"
+            in second.stderr)

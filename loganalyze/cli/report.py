@@ -98,6 +98,7 @@ def report_command(
     from ..errors import LogAnalyzeError
     from ..input.cursors import default_logs
     from ..output.daily import render
+    from ..output.escape import display_text
     from ..pipeline import AnalyzeOptions
     from ..postfix.helo_access import load_helo_access
     from ..progress import progress
@@ -130,7 +131,9 @@ def report_command(
                 now=clock if now else None, on_line_block=sink.lines, spf_budget=dns_deadline,
             )
             settings = ReportSettings(options, window_start, window_end, clock)
-            run_report(sources, state_path, settings, output)
+            report = run_report(sources, state_path, settings, output)
+        # Which sources were read, and from where: cron mails it with the report.
+        sys.stderr.write(display_text("read " + "; ".join(report.read)) + "\n")
     except StateLockedError as exc:
         fail(str(exc), 1)
     except LogAnalyzeError as exc:

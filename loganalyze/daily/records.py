@@ -65,6 +65,8 @@ class DailyReport:
     """No earlier run in the state: everything is new, there is no history to tell."""
     held: int = 0
     """Sessions still open at the end of the logs: the next run counts them."""
+    read: list[str] = field(default_factory=list)
+    """What was read, one entry per source (``/var/log/mail.log (from byte 1,204)``)."""
 
     @property
     def suggestions(self) -> list[SenderRow]:

@@ -240,6 +240,7 @@ def run_report(
             collector = ReportTally(Window(settings.since, settings.until))
             lines_read = held = 0
             warnings: list[str] = []
+            read: list[str] = []
             cursors: list[Cursor] = []
             # One cursor per log: naming a log twice must not read it twice.
             # Each file once, with the rotated siblings named beside it (report_sources).
@@ -260,6 +261,7 @@ def run_report(
                 )
                 lines_read += stats.lines_read
                 held += stats.held
+                read.append(source.read_summary())
                 warnings += stats.warnings
                 cursors.append(new_cursor)
             findings, _, _ = judge_traffic(collector.traffic, options)
@@ -288,7 +290,7 @@ def run_report(
                 [(h, n, len(collector.helo_clients[h]))
                  for h, n in sorted(collector.helo_sessions.items(),
                                     key=lambda item: (-item[1], item[0]))[:10]],
-                sorted(collector.hosts), now, warnings, first_report, held,
+                sorted(collector.hosts), now, warnings, first_report, held, read,
             )
             for cursor in cursors:
                 state.save_cursor(cursor.to_record(), run_id, now)

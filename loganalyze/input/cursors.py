@@ -366,6 +366,22 @@ class FileLog:
                     "or a damaged compressed file?"
                 ) from None
 
+    def read_summary(self) -> str:
+        """What this run read, for the admin: each file and from where."""
+        parts = []
+        for segment in self._segments:
+            if segment.index not in self._opened:
+                continue
+            path = self._gens[segment.index].path
+            if segment.new_from is None:
+                where = "again, for the sessions open last time"
+            elif segment.new_from:
+                where = f"from byte {segment.new_from:,}"
+            else:
+                where = "from its start"
+            parts.append(f"{path} ({where})")
+        return ", ".join(parts) if parts else f"{self.path} (nothing)"
+
     def position(self, key: Hashable) -> FilePosition:
         """The persistent position of line ``(generation, offset)``."""
         assert isinstance(key, tuple)

@@ -126,12 +126,25 @@ class JournalLog:
             if finished and code != 0:
                 detail = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {code}"
                 raise InputError(f"journalctl failed: {detail}")
+            if finished and self._last is None and "insufficient permissions" in stderr:
+                # journalctl exits 0 when it may read no journal file: say so, not silence.
+                raise InputError(
+                    "journalctl may not read the system journal; run the report as root or "
+                    "as a user in group systemd-journal or adm")
 
     def _block(self, lines: list[str], keys: ListedKeys, new_from: int | None) -> SourceBlock:
         if self._keys:
             self._before = self.position(self._keys[-1])
         self._keys = keys
         return SourceBlock(lines, keys, len(lines) if new_from is None else new_from)
+
+    def read_summary(self) -> str:
+        """What this run read, for the admin."""
+        if self.cursor is not None and self.cursor.done is not None:
+            return "the journal (after the entry read last time)"
+        if self.since is not None:
+            return f"the journal (since {self.since:%Y-%m-%d %H:%M})"
+        return "the journal (from its start)"
 
     def position(self, key: Hashable) -> JournalPosition:
         """The position of the entry with cursor ``key``."""

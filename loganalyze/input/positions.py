@@ -211,3 +211,7 @@ class LineSource(Protocol):
     def size(self) -> int | None:
         """The size of the file holding :meth:`done`, if a file."""
         ...
+
+    def read_summary(self) -> str:
+        """What this run read, for the admin (``/var/log/mail.log (from byte 1,204)``)."""
+        ...
