@@ -132,8 +132,10 @@ def report_command(
             )
             settings = ReportSettings(options, window_start, window_end, clock)
             report = run_report(sources, state_path, settings, output)
-        # Which sources were read, and from where: cron mails it with the report.
-        sys.stderr.write(display_text("read " + "; ".join(report.read)) + "\n")
+        if report.has_news or always:
+            # Which sources were read, and from where: cron mails it with the report (a
+            # day with nothing new stays silent).
+            sys.stderr.write(display_text("read " + "; ".join(report.read)) + "\n")
     except StateLockedError as exc:
         fail(str(exc), 1)
     except LogAnalyzeError as exc:
