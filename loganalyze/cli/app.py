@@ -21,6 +21,7 @@ from ..judge.verdict import DEFAULT_WEIGHTS, load_weights
 from ..model import InputFormat
 from ..output import (
     OutputFormat,
+    deadline_warning,
     display_text,
     render_client_access,
     render_helo_access,
@@ -152,7 +153,7 @@ def analyze_command(
                 resolver=resolver, server=server, helo_access=table, year=year,
                 on_line_block=sink.lines,
                 weights=load_weights(weights) if weights is not None else DEFAULT_WEIGHTS,
-                spf_budget=dns_deadline, input_format=input_format, tz=_zone(tz), jobs=jobs,
+                input_format=input_format, tz=_zone(tz), jobs=jobs,
             )
             analysis = analyze_logs(logs, options)
     except LogAnalyzeError as exc:
@@ -193,6 +194,9 @@ def analyze_command(
         sys.stderr.write(render_unparsed(analysis))
     # Printed even with -q: a run that lost its input must not look like a quiet day.
     problems = analysis.lines.problems()
+    late = deadline_warning(analysis)
+    if late:
+        problems = [*problems, late]
     for problem in problems:
         sys.stderr.write(f"warning: {problem}\n")
     if strict and problems:

@@ -127,7 +127,7 @@ def report_command(
                                  no_dns_cache, sink)
             options = AnalyzeOptions(
                 resolver=resolver, server=server, helo_access=table, year=year,
-                now=clock if now else None, on_line_block=sink.lines, spf_budget=dns_deadline,
+                now=clock if now else None, on_line_block=sink.lines,
             )
             settings = ReportSettings(options, window_start, window_end, clock)
             run_report(sources, state_path, settings, output)
