@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from ..model import Unparsed
 from ..pipeline import Finding
 
 # -- the report --------------------------------------------------------------------------
@@ -65,6 +66,8 @@ class DailyReport:
     """No earlier run in the state: everything is new, there is no history to tell."""
     held: int = 0
     """Sessions still open at the end of the logs: the next run counts them."""
+    unparsed: list[Unparsed] = field(default_factory=list)
+    """Samples of the lines not understood (``report -v`` prints them)."""
 
     @property
     def suggestions(self) -> list[SenderRow]:

@@ -25,7 +25,7 @@ from ..errors import ConfigError
 from ..input.cursors import open_source, source_key
 from ..input.positions import Cursor
 from ..judge.checks import Check, HeloCheckResult, check_helos
-from ..model import ALL_KINDS, LogRecord, Window
+from ..model import ALL_KINDS, LogRecord, Unparsed, Window
 from ..parse import Tokenizer
 from ..pipeline import AnalyzeOptions, Finding, judge_traffic
 from ..postfix.helo_access import access_key
@@ -245,6 +245,7 @@ def run_report(
             collector = ReportTally(Window(settings.since, settings.until))
             lines_read = held = 0
             warnings: list[str] = []
+            unparsed: list[Unparsed] = []
             cursors: list[Cursor] = []
             # One cursor per log: naming a log twice must not read it twice.
             for name in {source_key(n): n for n in logs}.values():
@@ -263,6 +264,7 @@ def run_report(
                 lines_read += stats.lines_read
                 held += stats.held
                 warnings += stats.warnings
+                unparsed += tokenizer.stats.samples
                 cursors.append(new_cursor)
             findings, _, _ = judge_traffic(collector.traffic, options)
             keys = set(collector.traffic.senders) | {(f.client_ip, f.helo) for f in findings}
@@ -290,7 +292,7 @@ def run_report(
                 [(h, n, len(collector.helo_clients[h]))
                  for h, n in sorted(collector.helo_sessions.items(),
                                     key=lambda item: (-item[1], item[0]))[:10]],
-                sorted(collector.hosts), now, warnings, first_report, held,
+                sorted(collector.hosts), now, warnings, first_report, held, unparsed,
             )
             for cursor in cursors:
                 state.save_cursor(cursor.to_record(), run_id, now)
