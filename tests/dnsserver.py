@@ -79,6 +79,22 @@ def load_table(path: str | Path) -> dict[str, dict[str, Any]]:
     return data
 
 
+def bind_udp_and_tcp(host: str) -> tuple[socket.socket, socket.socket]:
+    """A UDP and a TCP socket bound to the same free port on ``host``."""
+    for _ in range(50):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind((host, 0))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            tcp.bind((host, udp.getsockname()[1]))
+        except OSError:  # the TCP side of that port is taken: try another
+            tcp.close()
+            udp.close()
+            continue
+        return udp, tcp
+    raise RuntimeError("no free port for both UDP and TCP")  # pragma: no cover
+
+
 def _key(name: str) -> str:
     return name.rstrip(".").lower()
 
@@ -202,21 +218,8 @@ class DnsServer:
 
     async def _bind(self) -> None:
         loop = asyncio.get_running_loop()
-        for _ in range(50):
-            udp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            udp_sock.bind((self.host, 0))
-            port = udp_sock.getsockname()[1]
-            tcp_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                tcp_sock.bind((self.host, port))
-            except OSError:  # the TCP side of that port is taken: try another
-                tcp_sock.close()
-                udp_sock.close()
-                continue
-            break
-        else:  # pragma: no cover
-            raise RuntimeError("no free port for both UDP and TCP")
-        self.port = port
+        udp_sock, tcp_sock = bind_udp_and_tcp(self.host)
+        self.port = udp_sock.getsockname()[1]
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _UdpProtocol(self), sock=udp_sock
         )
@@ -454,19 +457,7 @@ class SilentDnsServer:
 
     def start(self) -> SilentDnsServer:
         """Bind UDP and TCP on one free port and start swallowing queries."""
-        for _ in range(50):
-            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            udp.bind((self.host, 0))
-            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                tcp.bind((self.host, udp.getsockname()[1]))
-            except OSError:  # the TCP side of that port is taken: try another
-                tcp.close()
-                udp.close()
-                continue
-            break
-        else:  # pragma: no cover
-            raise RuntimeError("no free port for both UDP and TCP")
+        udp, tcp = bind_udp_and_tcp(self.host)
         tcp.listen(64)
         udp.settimeout(0.2)
         tcp.settimeout(0.2)
