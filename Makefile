@@ -18,10 +18,12 @@ $(BIN)/python:
 	  else \
 	    echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu run: sudo apt-get install python3-venv"; exit 1; \
 	  fi; }
-	$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -qq --upgrade pip
 
+# -qq: pip's errors only; setuptools' notes on editable installs are not the admin's concern.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e .
+	@echo "Installing loganalyze and its dependencies into $(VENV)"
+	@$(BIN)/pip install -qq -e .
 	@touch $@
 
 # The ban-tool cross-check is tested against Debian's real fail2ban (tests/test_bans.py).

@@ -20,9 +20,9 @@ from .input.files import distinct_files, is_plain_file, line_blocks, read_lines
 from .input.timeline import read_timeline_blocks
 from .judge.bans import BanCheck, ban_claims, fail2ban_matches
 from .judge.checks import Check, HeloCheckResult, lookup_and_check
-from .judge.dns import HostResolver
+from .judge.dns import DnsStatus, HostResolver
 from .judge.dns_resolver import DnsResolver
-from .judge.spf import SpfOutcome, check_many
+from .judge.spf import SpfOutcome, SpfRechecks, check_many
 from .judge.verdict import DEFAULT_WEIGHTS, Label, Verdict, Weights, best_spf, judge
 from .model import ALL_KINDS, EVERYTHING, InputFormat, TokenizerStats, Window
 from .parse import Tokenizer
@@ -106,11 +106,23 @@ class Analysis:
     """Log names left out because they name a file already read."""
     bans: BanCheck | None = None
     """The ban tools the findings were cross-checked with, if they were."""
+    dns_deadline_names: int = 0
+    """HELO names left without an answer because the DNS deadline ran out."""
+    spf_deadline_pairs: int = 0
+    """SPF re-checks (client address, domain) the DNS deadline left undone."""
+    dns_deadline: float | None = None
+    """The deadline in seconds, when a real resolver had one."""
 
     @property
     def suggestions(self) -> list[Finding]:
         """The findings with a helo_access line."""
         return [f for f in self.findings if f.suggested]
+
+    @property
+    def held_back(self) -> list[Finding]:
+        """Legitimate senders not suggested because the DNS deadline left them undecided."""
+        return [f for f in self.findings
+                if (f.not_suggested_because or "").startswith(DEADLINE_REASON)]
 
 
 @dataclass
@@ -135,9 +147,8 @@ class AnalyzeOptions:
     Several files are read in parallel too; a session cut by a log rotation then
     counts as two halves."""
     recheck_spf: bool = True
-    """Evaluate SPF ourselves for rejected senders policyd-spf never saw (needs real DNS)."""
-    spf_budget: float = 30.0
-    """Seconds all SPF re-checks together may take."""
+    """Evaluate SPF ourselves for rejected senders policyd-spf never saw (needs real DNS);
+    within the resolver's one DNS deadline, like the HELO lookups."""
     window: Window = EVERYTHING
     """Count only the sessions that start, and the evidence logged, in this window."""
     bans: BanCheck | None = None
@@ -164,7 +175,7 @@ def _first_in_order(checks: Iterable[Check]) -> Check:
 
 def _finding(
     sender: SenderStats, traffic: Traffic, result: HeloCheckResult | None,
-    options: AnalyzeOptions, spf_recheck: SpfOutcome | None,
+    options: AnalyzeOptions, spf_recheck: SpfOutcome | None, spf_missed: bool = False,
 ) -> Finding | None:
     logged = _first_in_order(sender.logged_checks) if sender.logged_checks else None
     check_or_none = _check_of(sender, result)
@@ -178,7 +189,8 @@ def _finding(
         reply = sender.first_reply or result.reply or ""
         dns = result.dns
     client = traffic.clients.get(sender.client_ip)
-    verdict = judge(sender, client, options.weights, spf_recheck=spf_recheck, helo_dns=dns)
+    verdict = judge(sender, client, options.weights, spf_recheck=spf_recheck, helo_dns=dns,
+                    spf_missed=spf_missed)
     now_passes = result is not None and logged is not None and not result.failed and (
         result.unknown is False
     )
@@ -191,6 +203,8 @@ def _finding(
         elif check is Check.HELO_REQUIRED:
             why_not = "sent no HELO: only a client-access entry can let it in"
             client_access = True
+        elif missing := _cut_by_deadline(dns, spf_missed):
+            why_not = f"{DEADLINE_REASON} before {missing}: run again with a longer --dns-deadline"
         else:
             why_not = unsafe_reason(sender.helo, options.server, sender.client_name)
             client_access = True
@@ -229,6 +243,17 @@ def _finding(
     )
 
 
+DEADLINE_REASON = "the DNS deadline ran out"
+"""How ``not_suggested_because`` begins for a sender the DNS deadline left undecided."""
+
+
+def _cut_by_deadline(dns: str, spf_missed: bool) -> str:
+    """What the DNS deadline left undone for one finding ("" when nothing)."""
+    missing = (["its HELO lookup"] if dns == DnsStatus.DEADLINE.value else []) + (
+        ["its SPF re-check"] if spf_missed else [])
+    return " and ".join(missing)
+
+
 RESTRICTION = {
     Check.INVALID: "reject_invalid_helo_hostname",
     Check.NON_FQDN: "reject_non_fqdn_helo_hostname",
@@ -260,24 +285,57 @@ def _sender_domain(sender: SenderStats) -> str:
     return sender.helo.lower().rstrip(".")
 
 
-def _recheck_spf(
-    candidates: list[SenderStats], options: AnalyzeOptions
-) -> dict[tuple[str, str], SpfOutcome]:
+def _recheck_spf(candidates: list[SenderStats], options: AnalyzeOptions) -> SpfRechecks:
     """SPF for the candidates policyd-spf never saw, when real DNS is available."""
     resolver = options.resolver
     if not options.recheck_spf or not isinstance(resolver, QueryResolverTypes):
-        return {}
+        return SpfRechecks({})
     items = []
     for sender in candidates:
         if sender.spf or not sender.helo:
             continue
         address = next((a for a in sorted(sender.senders) if "@" in a), "")
         items.append((sender.client_ip, address, sender.helo))
-    return check_many(resolver, items, total_budget=options.spf_budget)
+    return check_many(resolver, items)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What :func:`judge_traffic` gives back."""
+
+    findings: list[Finding]
+    dns_names: int
+    """Distinct HELO names looked up."""
+    dns_temporary: int
+    """Lookups that failed temporarily."""
+    dns_deadline_names: int
+    """Lookups the DNS deadline left unanswered."""
+    spf_deadline_pairs: int
+    """SPF re-checks the DNS deadline left undone."""
+
+    def into(self, analysis: Analysis, resolver: HostResolver) -> Analysis:
+        """``analysis`` with these findings and counts."""
+        analysis.findings = self.findings
+        analysis.dns_names = self.dns_names
+        analysis.dns_temporary = self.dns_temporary
+        analysis.dns_deadline_names = self.dns_deadline_names
+        analysis.spf_deadline_pairs = self.spf_deadline_pairs
+        analysis.dns_deadline = getattr(resolver, "deadline", None)
+        return analysis
 
 
 def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> tuple[list[Finding], int, int]:
-    """Run the checks (one DNS batch) and verdicts over every sender."""
+    """:func:`judge_senders` as (findings, names looked up, temporary failures)."""
+    judged = judge_senders(traffic, options)
+    return judged.findings, judged.dns_names, judged.dns_temporary
+
+
+def judge_senders(traffic: Traffic, options: AnalyzeOptions) -> Judged:
+    """Run the checks (one DNS batch), the SPF re-checks and the verdicts over every sender.
+
+    All of it shares the resolver's one DNS deadline; what the deadline cuts off
+    is counted, and the findings it touches are never suggested.
+    """
     helos = sorted({s.helo for s in traffic.senders.values() if s.helo})
     # Many small objects and no reference cycles: each full collection would walk
     # all of ``traffic`` again.
@@ -289,14 +347,16 @@ def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> tuple[list[Findi
         findings = []
         for sender in candidates:
             # The sender's domain keys the SPF re-checks; without any, skip finding it.
-            recheck = rechecks.get((sender.client_ip, _sender_domain(sender))) if rechecks else None
-            finding = _finding(sender, traffic, results.get(sender.helo), options, recheck)
+            key = (sender.client_ip, _sender_domain(sender))
+            finding = _finding(sender, traffic, results.get(sender.helo), options,
+                               rechecks.outcomes.get(key), key in rechecks.missed)
             if finding is not None:
                 findings.append(finding)
         findings.sort(key=lambda f: (not f.suggested, f.verdict.label != Label.LEGITIMATE,
                                      -f.verdict.score, f.first_seen, f.client_ip, f.helo))
     temporary = sum(1 for lk in lookups.values() if lk.status.is_temporary)
-    return findings, len(lookups), temporary
+    late = sum(1 for lk in lookups.values() if lk.status is DnsStatus.DEADLINE)
+    return Judged(findings, len(lookups), temporary, late, len(rechecks.missed))
 
 
 def analyze_lines(lines: Iterable[str], options: AnalyzeOptions) -> Analysis:
@@ -310,9 +370,9 @@ def analyze_blocks(blocks: Iterable[Sequence[str]], options: AnalyzeOptions) -> 
                           input_format=options.input_format, kinds=ALL_KINDS)
     collector = TrafficCollector(window=options.window)
     collect_blocks(blocks, tokenizer, collector, options.on_line_block)
-    findings, names, temporary = judge_traffic(collector.traffic, options)
-    return Analysis(findings, tokenizer.stats, collector.stats, collector.traffic, names,
-                    temporary)
+    judged = judge_senders(collector.traffic, options)
+    return judged.into(Analysis([], tokenizer.stats, collector.stats, collector.traffic),
+                       options.resolver)
 
 
 def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
@@ -347,8 +407,9 @@ def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
         # jump around); one process reads it all again, as if --jobs 1.
         if merged is not None:
             traffic, line_stats, session_stats = merged
-            findings, names, temporary = judge_traffic(traffic, options)
-            return Analysis(findings, line_stats, session_stats, traffic, names, temporary)
+            judged = judge_senders(traffic, options)
+            return judged.into(Analysis([], line_stats, session_stats, traffic),
+                               options.resolver)
     blocks = read_timeline_blocks(paths, input_format=options.input_format, tz=options.tz,
                                   now=options.now)
     return analyze_blocks(blocks, options)

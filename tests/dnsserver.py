@@ -79,6 +79,22 @@ def load_table(path: str | Path) -> dict[str, dict[str, Any]]:
     return data
 
 
+def bind_udp_and_tcp(host: str) -> tuple[socket.socket, socket.socket]:
+    """A UDP and a TCP socket bound to the same free port on ``host``."""
+    for _ in range(50):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind((host, 0))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            tcp.bind((host, udp.getsockname()[1]))
+        except OSError:  # the TCP side of that port is taken: try another
+            tcp.close()
+            udp.close()
+            continue
+        return udp, tcp
+    raise RuntimeError("no free port for both UDP and TCP")  # pragma: no cover
+
+
 def _key(name: str) -> str:
     return name.rstrip(".").lower()
 
@@ -202,21 +218,8 @@ class DnsServer:
 
     async def _bind(self) -> None:
         loop = asyncio.get_running_loop()
-        for _ in range(50):
-            udp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            udp_sock.bind((self.host, 0))
-            port = udp_sock.getsockname()[1]
-            tcp_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                tcp_sock.bind((self.host, port))
-            except OSError:  # the TCP side of that port is taken: try another
-                tcp_sock.close()
-                udp_sock.close()
-                continue
-            break
-        else:  # pragma: no cover
-            raise RuntimeError("no free port for both UDP and TCP")
-        self.port = port
+        udp_sock, tcp_sock = bind_udp_and_tcp(self.host)
+        self.port = udp_sock.getsockname()[1]
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _UdpProtocol(self), sock=udp_sock
         )
@@ -421,3 +424,91 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:  # a client went away
         pass
+
+
+class SilentDnsServer:
+    """A DNS server on 127.0.0.1 that never answers: the unreachable resolver of a bad day.
+
+    UDP queries are read and dropped (or, with ``truncate``, answered with an empty
+    truncated reply, which sends the client to TCP); TCP connections are accepted
+    and left hanging, never read nor answered.  Both listen on one OS-chosen port,
+    like :class:`DnsServer`.
+    :attr:`queries` counts the datagrams received and :attr:`connections` the TCP
+    connections accepted.  Use as a context manager or call :meth:`start` and
+    :meth:`stop`.
+    """
+
+    def __init__(self, *, truncate: bool = False) -> None:
+        self.truncate = truncate
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.queries = 0
+        self.connections = 0
+        self._udp: socket.socket | None = None
+        self._tcp: socket.socket | None = None
+        self._held: list[socket.socket] = []
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def address(self) -> str:
+        """``"127.0.0.1:PORT"``, the form ``DnsResolver`` and ``--nameserver`` accept."""
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> SilentDnsServer:
+        """Bind UDP and TCP on one free port and start swallowing queries."""
+        udp, tcp = bind_udp_and_tcp(self.host)
+        tcp.listen(64)
+        udp.settimeout(0.2)
+        tcp.settimeout(0.2)
+        self._udp, self._tcp, self.port = udp, tcp, udp.getsockname()[1]
+        for target in (self._drop_udp, self._hold_tcp):
+            thread = threading.Thread(target=target, name="test-silent-dns", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        """Close every socket and end the threads."""
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        for sock in [self._udp, self._tcp, *self._held]:
+            if sock is not None:
+                sock.close()
+
+    def __enter__(self) -> SilentDnsServer:
+        """Start the server for a ``with`` block."""
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop the server."""
+        self.stop()
+
+    def _drop_udp(self) -> None:
+        assert self._udp is not None
+        while not self._stopping.is_set():
+            try:
+                wire, client = self._udp.recvfrom(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.queries += 1
+            if self.truncate:
+                try:
+                    self._udp.sendto(DnsServer._truncated(dns.message.from_wire(wire)), client)
+                except (dns.exception.DNSException, OSError):
+                    pass
+
+    def _hold_tcp(self) -> None:
+        assert self._tcp is not None
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._tcp.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            self._held.append(conn)  # never read from, never answered, closed at stop()

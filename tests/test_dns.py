@@ -205,11 +205,27 @@ def test_deadline_bounds_the_batch(dns_server: DnsServerFactory) -> None:
     result = resolver.lookup_hosts(table)
     elapsed = time.monotonic() - start
     assert elapsed < 1.5
-    assert {result[f"quiet{i}.example"].status for i in range(20)} == {DnsStatus.TIMEOUT}
+    assert {result[f"quiet{i}.example"].status for i in range(20)} == {DnsStatus.DEADLINE}
     assert {result[f"ok{i}.example"].status for i in range(20)} == {DnsStatus.FOUND}
-    # A deadline TIMEOUT is not remembered: the next batch asks again (and times out again).
-    resolver.lookup_hosts(["quiet0.example"])
-    assert server.count("quiet0.example", "A") == 2
+    assert resolver.missed == 20
+    # One deadline for the resolver's whole life: a later batch and a single question
+    # ask nothing more, and say why.
+    later = resolver.lookup_hosts(["quiet0.example", "other.example"])
+    assert {lk.status for lk in later.values()} == {DnsStatus.DEADLINE}
+    assert resolver.query("other.example", "TXT").status is DnsStatus.DEADLINE
+    assert server.count("quiet0.example", "A") == 1 and server.count("other.example") == 0
+    assert time.monotonic() - start < 1.5
+
+
+def test_single_questions_share_the_deadline_with_the_batches(dns_server: DnsServerFactory) -> None:
+    server = dns_server({"quiet.example": {"rcode": "TIMEOUT"}, "ok.example": {"A": ["192.0.2.1"]}})
+    resolver = DnsResolver([server.address], timeout=5.0, deadline=0.6)
+    start = time.monotonic()
+    assert resolver.lookup_hosts(["ok.example"])["ok.example"].status is DnsStatus.FOUND
+    # The question outlives the deadline: cut at the deadline, DEADLINE rather than TIMEOUT.
+    assert resolver.query("quiet.example", "TXT").status is DnsStatus.DEADLINE
+    assert 0.5 < time.monotonic() - start < 1.2
+    assert resolver.missed == 1
 
 
 def test_no_reachable_server_finishes_with_temporary_statuses() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, tzinfo
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +21,7 @@ from ..judge.verdict import DEFAULT_WEIGHTS, load_weights
 from ..model import InputFormat
 from ..output import (
     OutputFormat,
+    deadline_warning,
     display_text,
     render_ban_prevention,
     render_client_access,
@@ -45,9 +46,11 @@ from ..postfix.access_table import (
 from ..postfix.config import restriction_advice
 from ..postfix.helo_access import load_helo_access
 from ..progress import progress
+from .help import CONTEXT, PlainCommand, PlainGroup, VersionOpt, usage_message, with_examples
 from .options import (
     BansOpt,
     CacheOpt,
+    CheckNoDnsOpt,
     DeadlineOpt,
     Fail2banConfigOpt,
     HeloAccessOpt,
@@ -55,14 +58,18 @@ from .options import (
     NoCacheOpt,
     NoDnsOpt,
     PostfixConfigOpt,
+    QuietOpt,
     TimeoutOpt,
+    TzOpt,
+    VerboseOpt,
     YearOpt,
     ban_check,
     fail,
     resolver_for,
     server_identity,
+    zone,
 )
-from .report import report_command
+from .report import REPORT_EXAMPLES, report_command
 
 
 class CheckFormat(StrEnum):
@@ -72,28 +79,47 @@ class CheckFormat(StrEnum):
     JSON = "json"
 
 
+ANALYZE_EXAMPLES = (
+    "analyze /var/log/mail.log --suggest",
+    "analyze /var/log/mail.log /var/log/mail.log.1 /var/log/mail.log.2.gz -f json",
+    "zcat /var/log/mail.log.*.gz | analyze - -f helo-access > /tmp/suggested",
+)
+CHECK_EXAMPLES = (
+    "loganalyze check ip-172-30-0-149.ec2.internal mx.example.com mailer01",
+    "loganalyze check --no-dns EXCH01",
+)
+
 app = typer.Typer(
     name="loganalyze",
     help="Find the legitimate senders that Postfix's HELO restrictions reject.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=with_examples(PlainGroup, "loganalyze analyze /var/log/mail.log --suggest",
+                      *CHECK_EXAMPLES[:1], "loganalyze report --always"),
+    context_settings=CONTEXT,
 )
 
 
-@app.command("analyze")
+@app.callback()
+def _group(version: Annotated[bool, VersionOpt] = False) -> None:
+    """Find the legitimate senders that Postfix's HELO restrictions reject."""
+
+
+@app.command("analyze", cls=with_examples(PlainCommand, *ANALYZE_EXAMPLES),
+             context_settings=CONTEXT)
 def analyze_command(
     logs: Annotated[
         list[str],
         typer.Argument(metavar="LOG...",
-                       help="Mail logs (plain, .gz, .bz2, .xz) in any order, or - for stdin."),
+                       help="mail logs, plain, .gz, .bz2 or .xz, in any order; - is stdin"),
     ],
     suggest: Annotated[
         bool,
-        typer.Option("--suggest", help="Show only senders worth whitelisting, and their lines."),
+        typer.Option("--suggest", help="only senders worth whitelisting, and their lines"),
     ] = False,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+        OutputFormat, typer.Option("--format", "-f", help="{choices} ({default})")
     ] = OutputFormat.TABLE,
     nameserver: NameserverOpt = None,
     no_dns: NoDnsOpt = False,
@@ -109,42 +135,30 @@ def analyze_command(
     write: Annotated[
         Path | None,
         typer.Option("--write", metavar="PATH",
-                     help="Add the suggested lines to this helo_access file (atomic, with a "
-                          "backup); it prints the postmap command, never runs it."),
+                     help="append the suggestions to this helo_access file"),
     ] = None,
     input_format: Annotated[
         InputFormat,
-        typer.Option("--input-format", help="Log format; auto detects it line by line."),
+        typer.Option("--input-format", help="{choices}"),
     ] = InputFormat.AUTO,
-    tz: Annotated[
-        str | None,
-        typer.Option("--tz", metavar="ZONE",
-                     help="Time zone for journal time stamps (default: this machine's)."),
-    ] = None,
+    tz: TzOpt = None,
     jobs: Annotated[
         int,
         typer.Option("--jobs", "-j", metavar="N", min=0,
-                     help="Processes for big inputs: plain files of 32 MB or more are split "
-                          "at line boundaries, several files are shared out; the result is "
-                          "the same as with 1. Default 0: one per core, at most 4."),
+                     help="processes for big inputs (0: per core, at most 4)"),
     ] = 0,
     weights: Annotated[
         Path | None,
         typer.Option("--weights", metavar="TOML",
-                     help="Evidence weights to override (their names: class Weights in "
-                          "loganalyze/judge/verdict.py)."),
+                     help="evidence weights to change (see class Weights)"),
     ] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show samples of lines not understood.")
-    ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No summary on stderr.")
-    ] = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
     strict: Annotated[
         bool, typer.Option("--strict",
-                           help="Exit 1 when the input looks wrong (not a mail log, or many "
-                                "Postfix lines not understood); the warning is printed anyway.")
+                           help="exit 1 on a suspect input or a missed DNS deadline")
     ] = False,
+    version: Annotated[bool, VersionOpt] = False,
 ) -> None:
     """List senders whose HELO was (or would be) rejected, with a verdict and evidence."""
     if helo_access is None and write is not None and write.exists():
@@ -153,7 +167,7 @@ def analyze_command(
         server = server_identity(postfix_config)
         table = load_helo_access(helo_access) if helo_access is not None else None
         checked_bans = ban_check(fail2ban_config) if bans or fail2ban_config else None
-        zone = _zone(tz)
+        time_zone = zone(tz)
         with progress() as sink:
             resolver = resolver_for(nameserver, no_dns, dns_timeout, dns_deadline, dns_cache,
                                  no_dns_cache, sink)
@@ -161,8 +175,7 @@ def analyze_command(
                 resolver=resolver, server=server, helo_access=table, year=year,
                 on_line_block=sink.lines,
                 weights=load_weights(weights) if weights is not None else DEFAULT_WEIGHTS,
-                spf_budget=dns_deadline, input_format=input_format, tz=zone, jobs=jobs,
-                bans=checked_bans,
+                input_format=input_format, tz=time_zone, jobs=jobs, bans=checked_bans,
             )
             analysis = analyze_logs(logs, options)
     except LogAnalyzeError as exc:
@@ -192,7 +205,7 @@ def analyze_command(
         if options_text:
             text += "\n" + options_text
     elif output_format is OutputFormat.POSTMASTER_NOTE:
-        text = render_postmaster_notes(findings, server, zone)
+        text = render_postmaster_notes(findings, server, time_zone)
     else:
         text = render_client_access(analysis.findings)
     sys.stdout.write(text)
@@ -207,21 +220,13 @@ def analyze_command(
         sys.stderr.write(render_unparsed(analysis))
     # Printed even with -q: a run that lost its input must not look like a quiet day.
     problems = analysis.lines.problems()
+    late = deadline_warning(analysis)
+    if late:
+        problems = [*problems, late]
     for problem in problems:
         sys.stderr.write(f"warning: {problem}\n")
     if strict and problems:
         raise typer.Exit(code=1)
-
-
-def _zone(name: str | None) -> tzinfo | None:
-    if name is None:
-        return None
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        fail(f"--tz {name!r} is not a time zone name (e.g. Europe/Berlin or UTC)")
 
 
 def _write_table(path: Path, analysis: Analysis, options_text: str) -> None:
@@ -248,17 +253,18 @@ def _write_table(path: Path, analysis: Analysis, options_text: str) -> None:
     )
 
 
-@app.command("check")
+@app.command("check", cls=with_examples(PlainCommand, *CHECK_EXAMPLES),
+             context_settings=CONTEXT)
 def check_command(
     names: Annotated[
         list[str],
-        typer.Argument(metavar="NAME...", help="HELO names to check, or - to read stdin."),
+        typer.Argument(metavar="NAME...", help="HELO names to check; - reads them from stdin"),
     ],
     output_format: Annotated[
-        CheckFormat, typer.Option("--format", "-f", help="Output format.")
+        CheckFormat, typer.Option("--format", "-f", help="{choices} ({default})")
     ] = CheckFormat.TABLE,
     nameserver: NameserverOpt = None,
-    no_dns: NoDnsOpt = False,
+    no_dns: CheckNoDnsOpt = False,
     dns_timeout: TimeoutOpt = 2.0,
     dns_deadline: DeadlineOpt = 30.0,
     dns_cache: CacheOpt = None,
@@ -306,8 +312,11 @@ def _run(typer_app: typer.Typer, prog: str) -> None:
     try:
         status = typer_app(prog_name=prog, standalone_mode=False)
     except typer.TyperException as exc:
-        hint = f" (see '{prog} --help')" if exc.exit_code == 2 else ""
-        sys.stderr.write(f"{prog}: error: {exc.format_message()}{hint}\n")
+        if exc.exit_code == 2:
+            message = usage_message(exc, sys.argv[1:], _command_path(exc, prog))
+        else:
+            message = exc.format_message()
+        sys.stderr.write(f"{prog}: error: {message}\n")
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -322,15 +331,23 @@ def _run(typer_app: typer.Typer, prog: str) -> None:
     sys.exit(status if isinstance(status, int) else 0)
 
 
+def _command_path(exc: typer.TyperException, prog: str) -> str:
+    """``loganalyze check`` for an error in the check command (the help to read)."""
+    ctx = getattr(exc, "ctx", None)
+    return str(getattr(ctx, "command_path", "") or prog)
+
+
 def main() -> None:
     """Entry point of ``loganalyze`` (and ``python -m loganalyze``)."""
     _run(app, "loganalyze")
 
 
-app.command("report")(report_command)
+app.command("report", cls=with_examples(PlainCommand, *REPORT_EXAMPLES),
+            context_settings=CONTEXT)(report_command)
 
 analyze_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-analyze_app.command()(analyze_command)
+analyze_app.command(cls=with_examples(PlainCommand, *ANALYZE_EXAMPLES),
+                    context_settings=CONTEXT)(analyze_command)
 
 
 def analyze_main() -> None:

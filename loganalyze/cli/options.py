@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import tzinfo
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -44,53 +45,55 @@ NameserverOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--nameserver", metavar="HOST[:PORT]",
-        help="Ask this DNS server instead of the system resolver (repeatable).",
+        help="ask this DNS server, not the system's (repeatable)",
     ),
 ]
 NoDnsOpt = Annotated[
-    bool, typer.Option("--no-dns", help="Skip DNS; rely on what the log says.")
+    bool, typer.Option("--no-dns", help="no DNS at all: the unknown check relies on the log")
+]
+CheckNoDnsOpt = Annotated[
+    bool, typer.Option("--no-dns", help="no DNS at all: the unknown check stays undecided (?)")
 ]
 TimeoutOpt = Annotated[
-    float, typer.Option("--dns-timeout", metavar="SECONDS", help="Timeout per DNS query.")
+    float, typer.Option("--dns-timeout", metavar="SECONDS",
+                        help="wait this long for each DNS answer ({default:g} s)")
 ]
 DeadlineOpt = Annotated[
     float,
-    typer.Option("--dns-deadline", metavar="SECONDS", help="Time limit for all DNS lookups."),
+    typer.Option("--dns-deadline", metavar="SECONDS",
+                 help="limit for all DNS work, SPF re-checks too ({default:g} s)"),
 ]
 CacheOpt = Annotated[
     Path | None,
     typer.Option("--dns-cache", metavar="PATH",
-                 help="DNS cache file (default: in the user's cache directory)."),
+                 help="DNS cache file (in the user's cache directory)"),
 ]
-NoCacheOpt = Annotated[bool, typer.Option("--no-dns-cache", help="Do not use the DNS cache.")]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-dns-cache", help="neither read nor write the DNS cache")
+]
 HeloAccessOpt = Annotated[
     Path | None,
     typer.Option("--helo-access", metavar="PATH",
-                 help="Your helo_access table: don't suggest what it already permits."),
+                 help="your helo_access: what it permits is not suggested"),
 ]
 PostfixConfigOpt = Annotated[
     Path | None,
     typer.Option("--postfix-config", metavar="DIR",
-                 help="Directory with main.cf, or a file of 'postconf -n' output "
-                      "(default /etc/postfix if present)."),
+                 help="dir of main.cf, or postconf -n output (/etc/postfix)"),
 ]
 BansOpt = Annotated[
     bool,
     typer.Option("--bans",
-                 help="Say whether fail2ban's postfix jail or CrowdSec's postfix-helo-rejected "
-                      "scenario would ban each client on these lines, and when (runs "
-                      "fail2ban-regex over the logs)."),
+                 help="would fail2ban or CrowdSec ban these clients?"),
 ]
 Fail2banConfigOpt = Annotated[
     Path | None,
     typer.Option("--fail2ban-config", metavar="DIR",
-                 help="fail2ban's configuration directory, read by fail2ban-client (default "
-                      "/etc/fail2ban if present, else Debian's package defaults); implies "
-                      "--bans."),
+                 help="fail2ban's config for --bans (/etc/fail2ban)"),
 ]
 YearOpt = Annotated[
     int | None,
-    typer.Option("--year", help="Year of the first line of traditional syslog logs."),
+    typer.Option("--year", metavar="YEAR", help="year of a traditional syslog log's first line"),
 ]
 
 
@@ -103,3 +106,25 @@ def ban_check(config: Path | None) -> BanCheck:
     if config is None and (DEFAULT_FAIL2BAN_CONFIG / "jail.conf").is_file():
         config = DEFAULT_FAIL2BAN_CONFIG
     return BanCheck(jail=load_fail2ban_jail(config))
+TzOpt = Annotated[
+    str | None,
+    typer.Option("--tz", metavar="ZONE", help="zone for journal time stamps (this machine's)"),
+]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="show samples of the lines not understood")
+]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="no summary on stderr (warnings still)")
+]
+
+
+def zone(name: str | None) -> tzinfo | None:
+    """The ``--tz`` zone, or None for the machine's."""
+    if name is None:
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--tz {name!r} is not a time zone name (e.g. Europe/Berlin or UTC)")

@@ -25,11 +25,15 @@ from .options import (
     NoCacheOpt,
     NoDnsOpt,
     PostfixConfigOpt,
+    QuietOpt,
     TimeoutOpt,
+    TzOpt,
+    VerboseOpt,
     YearOpt,
     fail,
     resolver_for,
     server_identity,
+    zone,
 )
 
 if TYPE_CHECKING:
@@ -39,40 +43,42 @@ if TYPE_CHECKING:
 # incremental reader (tests/test_startup.py checks that the two agree).
 _JOURNAL = "journal:"
 
+REPORT_EXAMPLES = (
+    "loganalyze report --helo-access /etc/postfix/helo_access",
+    "loganalyze report --since yesterday --always -f html > report.html",
+)
+
 
 def report_command(
     logs: Annotated[
         list[str] | None,
         typer.Argument(
             metavar="LOG...",
-            help="Live mail logs; rotated siblings (.1, .2.gz, -DATE) are found by themselves. "
-                 f"Default: /var/log/mail.log, else the journal ({_JOURNAL}).",
+            help=f"live logs (default /var/log/mail.log, else {_JOURNAL})",
             show_default=False,
         ),
     ] = None,
     state: Annotated[
         Path | None,
         typer.Option("--state", metavar="PATH",
-                     help="State database (default /var/lib/loganalyze/state.sqlite as root, "
-                          "else in the user's data directory).", show_default=False),
+                     help="state file (root: /var/lib/loganalyze/state.sqlite)",
+                     show_default=False),
     ] = None,
     since: Annotated[
         str | None,
         typer.Option("--since", metavar="WHEN",
-                     help="Only sessions from then on: yesterday, today, 7d, 12h, 2026-11-20, "
-                          "2026-11-20T06:00."),
+                     help="from then on: yesterday, today, 7d, 12h, ISO date"),
     ] = None,
     until: Annotated[
         str | None,
         typer.Option("--until", metavar="WHEN",
-                     help="Stop before this time (same forms); later lines wait for the next "
-                          "run."),
+                     help="stop there (same forms); later lines wait"),
     ] = None,
     output_format: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="Output format.")
+        ReportFormat, typer.Option("--format", "-f", help="{choices} ({default})")
     ] = ReportFormat.TEXT,
     always: Annotated[
-        bool, typer.Option("--always", help="Print the report even when there is nothing new.")
+        bool, typer.Option("--always", help="print the report even when nothing is new")
     ] = False,
     nameserver: NameserverOpt = None,
     no_dns: NoDnsOpt = False,
@@ -83,6 +89,9 @@ def report_command(
     helo_access: HeloAccessOpt = None,
     postfix_config: PostfixConfigOpt = None,
     year: YearOpt = None,
+    tz: TzOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
     now: Annotated[
         str | None,
         typer.Option("--now", metavar="ISO", hidden=True,
@@ -128,11 +137,11 @@ def report_command(
                                  no_dns_cache, sink)
             options = AnalyzeOptions(
                 resolver=resolver, server=server, helo_access=table, year=year,
-                now=clock if now else None, on_line_block=sink.lines, spf_budget=dns_deadline,
+                now=clock if now else None, on_line_block=sink.lines, tz=zone(tz),
             )
             settings = ReportSettings(options, window_start, window_end, clock)
             report = run_report(sources, state_path, settings, output)
-        if report.has_news or always:
+        if not quiet and (report.has_news or always):
             # Which sources were read, and from where: cron mails it with the report (a
             # day with nothing new stays silent).
             sys.stderr.write(display_text("read " + "; ".join(report.read)) + "\n")
@@ -142,3 +151,11 @@ def report_command(
         fail(str(exc))
     except sqlite3.Error as exc:
         fail(f"state database: {exc}", 1)
+    # On a terminal only: under cron, stderr is mailed too, and a quiet day stays silent.
+    if not quiet and sys.stderr.isatty():
+        sys.stderr.write(f"{report.lines_read} lines read, {report.sessions} smtpd sessions, "
+                         f"{len(report.senders)} senders with HELO rejects, "
+                         f"{len(report.suggestions)} suggested\n")
+    if verbose:
+        sys.stderr.write("".join(f"line {u.lineno}: {u.why}: {display_text(u.line[:300])}\n"
+                                 for u in report.unparsed))

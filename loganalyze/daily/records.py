@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from ..model import Unparsed
 from ..pipeline import Finding
 
 # -- the report --------------------------------------------------------------------------
@@ -67,6 +68,8 @@ class DailyReport:
     """Sessions still open at the end of the logs: the next run counts them."""
     read: list[str] = field(default_factory=list)
     """What was read, one entry per source (``/var/log/mail.log (from byte 1,204)``)."""
+    unparsed: list[Unparsed] = field(default_factory=list)
+    """Samples of the lines not understood (``report -v`` prints them)."""
 
     @property
     def suggestions(self) -> list[SenderRow]:

@@ -25,7 +25,7 @@ from ..errors import ConfigError
 from ..input.cursors import open_source, report_sources, source_key
 from ..input.positions import Cursor
 from ..judge.checks import Check, HeloCheckResult, check_helos
-from ..model import ALL_KINDS, Window
+from ..model import ALL_KINDS, Unparsed, Window
 from ..parse import Tokenizer
 from ..pipeline import AnalyzeOptions, Finding, judge_traffic
 from ..postfix.helo_access import access_key
@@ -241,6 +241,7 @@ def run_report(
             lines_read = held = 0
             warnings: list[str] = []
             read: list[str] = []
+            unparsed: list[Unparsed] = []
             cursors: list[Cursor] = []
             # One cursor per log: naming a log twice must not read it twice.
             # Each file once, with the rotated siblings named beside it (report_sources).
@@ -263,6 +264,7 @@ def run_report(
                 held += stats.held
                 read.append(source.read_summary())
                 warnings += stats.warnings
+                unparsed += tokenizer.stats.samples
                 cursors.append(new_cursor)
             findings, _, _ = judge_traffic(collector.traffic, options)
             keys = set(collector.traffic.senders) | {(f.client_ip, f.helo) for f in findings}
@@ -290,7 +292,7 @@ def run_report(
                 [(h, n, len(collector.helo_clients[h]))
                  for h, n in sorted(collector.helo_sessions.items(),
                                     key=lambda item: (-item[1], item[0]))[:10]],
-                sorted(collector.hosts), now, warnings, first_report, held, read,
+                sorted(collector.hosts), now, warnings, first_report, held, read, unparsed,
             )
             for cursor in cursors:
                 state.save_cursor(cursor.to_record(), run_id, now)

@@ -266,7 +266,8 @@ def check_frame(
         unknown   boolean   reject_unknown_helo_hostname rejects it; NA when undetermined
                             (DNS skipped, or a temporary failure Postfix would defer)
         dns       category  found, nxdomain, nodata, nullmx, malformed, servfail, timeout,
-                            refused, skipped, or not_queried (Postfix decides without DNS)
+                            refused, skipped, deadline (the run's DNS deadline came
+                            first), or not_queried (Postfix decides without DNS)
         check     category  the first check that rejects, in restriction order; NaN if none
         reply     str       the reply Postfix would log, NaN when all pass
     """

@@ -35,8 +35,9 @@ __all__ = [
 
 DEFAULT_TIMEOUT = 2.0
 """Seconds to wait for one server to answer one query."""
-DEFAULT_DEADLINE = 20.0
-"""Seconds for a whole :meth:`DnsResolver.lookup_hosts` batch."""
+DEFAULT_DEADLINE = 30.0
+"""Seconds for all the DNS work of a run (host lookups and single questions alike),
+counted from its first question."""
 DEFAULT_CONCURRENCY = 50
 """Names looked up at the same time."""
 
@@ -62,6 +63,9 @@ class DnsStatus(StrEnum):
     """The server refused; Postfix with glibc sees it as temporary."""
     SKIPPED = "skipped"
     """DNS was not asked (``--no-dns``)."""
+    DEADLINE = "deadline"
+    """Not answered: the run's DNS deadline (``--dns-deadline``) ran out first.  The
+    answer is missing, which says nothing about the name (undetermined, never kept)."""
 
     @property
     def is_temporary(self) -> bool:

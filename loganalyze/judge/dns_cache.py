@@ -188,7 +188,8 @@ class DnsCache:
         return self.put_many([(lookup, ttl)]) == 1
 
     def _storable(self, status: DnsStatus, ttl: float) -> bool:
-        return ttl > 0 and not status.is_temporary and status is not DnsStatus.SKIPPED
+        return (ttl > 0 and not status.is_temporary
+                and status not in (DnsStatus.SKIPPED, DnsStatus.DEADLINE))
 
     def _cap(self, status: DnsStatus, ttl: float) -> float:
         return min(ttl, self.max_negative_ttl if status in _NEGATIVE else self.max_ttl)

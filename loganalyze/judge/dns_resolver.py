@@ -14,6 +14,7 @@ dnspython and asyncio are imported by the functions that use them.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
@@ -165,8 +166,10 @@ class DnsResolver:
 
     ``nameservers`` are ``HOST``, ``HOST:PORT``, ``[IPv6]:PORT`` or bare IPv6
     strings; None means the system's resolver configuration.  ``timeout`` is how
-    long one server gets to answer one query, ``deadline`` bounds a whole
-    :meth:`lookup_hosts` batch (names not answered by then are TIMEOUT),
+    long one server gets to answer one query.  ``deadline`` bounds all the DNS
+    work of the resolver's life, counted from its first question: every
+    :meth:`lookup_hosts` batch and every :meth:`query` (the SPF re-checks) share
+    it, and what is not answered by then is :attr:`DnsStatus.DEADLINE`.
     ``concurrency`` is how many names are looked up at once.  Answers are
     remembered for the resolver's lifetime, so each distinct name (case-
     insensitively) is asked once per run, and kept across runs in ``cache`` if
@@ -215,7 +218,7 @@ class DnsResolver:
         self.timeout = timeout
         """Seconds one server gets to answer one query."""
         self.deadline = deadline
-        """Seconds one :meth:`lookup_hosts` batch may take."""
+        """Seconds all the DNS work may take, from the first question on."""
         self.concurrency = concurrency
         """Names looked up at the same time."""
         self.cache = cache
@@ -225,6 +228,23 @@ class DnsResolver:
         self._memo: dict[str, HostLookup] = {}
         self._answers: dict[tuple[str, int], DnsAnswer] = {}
         self._lock = threading.Lock()
+        self._expires: float | None = None
+        self.missed = 0
+        """Names and questions left unanswered because the deadline ran out."""
+
+    # -- the one deadline --
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline; the clock starts at the first call."""
+        now = time.monotonic()
+        with self._lock:
+            if self._expires is None:
+                self._expires = now + self.deadline
+            return max(0.0, self._expires - now)
+
+    def _count_missed(self, count: int) -> None:
+        with self._lock:
+            self.missed += count
 
     # -- host lookups --
 
@@ -245,14 +265,17 @@ class DnsResolver:
             known.update(cached)
             wanted = [key for key in wanted if key not in cached]
         if wanted:
-            resolved = _run_sync(lambda: self._lookup_batch(wanted))
+            budget = self.remaining()
+            resolved = _run_sync(lambda: self._lookup_batch(wanted, budget)) if budget else {}
             if self.cache is not None:
                 self.cache.put_many((r.lookup, r.ttl) for r in resolved.values() if r.ttl > 0)
             answered = {key: r.lookup for key, r in resolved.items()}
-            self._remember(answered)  # not the deadline's TIMEOUTs: a later batch may ask
+            self._remember(answered)  # not the DEADLINE ones: they were never answered
             known.update(answered)
-            for key in wanted:
-                known.setdefault(key, HostLookup(key, DnsStatus.TIMEOUT))
+            late = [key for key in wanted if key not in resolved]
+            self._count_missed(len(late))
+            for key in late:
+                known[key] = HostLookup(key, DnsStatus.DEADLINE)
         result: dict[str, HostLookup] = {}
         for name in spellings:
             lookup = known[lookup_key(name)]
@@ -269,8 +292,8 @@ class DnsResolver:
 
         return await asyncio.to_thread(self.lookup_hosts, names)
 
-    async def _lookup_batch(self, keys: Sequence[str]) -> dict[str, _Resolved]:
-        """Look up ``keys`` concurrently; those still unanswered at the deadline are left out."""
+    async def _lookup_batch(self, keys: Sequence[str], budget: float) -> dict[str, _Resolved]:
+        """Look up ``keys`` concurrently; those unanswered after ``budget`` s are left out."""
         import asyncio
 
         semaphore = asyncio.Semaphore(self.concurrency)
@@ -284,7 +307,7 @@ class DnsResolver:
                 self.progress(len(results), total)
 
         tasks = [asyncio.create_task(one(key)) for key in keys]
-        _, pending = await asyncio.wait(tasks, timeout=self.deadline)
+        _, pending = await asyncio.wait(tasks, timeout=budget)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
@@ -356,8 +379,11 @@ class DnsResolver:
         """Ask one question (``"TXT"``, ``"PTR"``...) about an absolute name.
 
         Answers are remembered for the resolver's lifetime (temporary failures
-        too: one run sees one answer).
+        too: one run sees one answer).  After the deadline nothing is asked and
+        the answer is :attr:`DnsStatus.DEADLINE` (not remembered).
         """
+        import asyncio
+
         import dns.rdatatype
 
         rdtype = dns.rdatatype.RdataType.make(rdtype)
@@ -369,7 +395,14 @@ class DnsResolver:
         if qname is None:
             result = DnsAnswer(DnsStatus.NXDOMAIN, (), 0)
         else:
-            status, rrset, ttl = await self._ask(qname, rdtype)
+            budget = self.remaining()
+            try:
+                if not budget:
+                    raise TimeoutError
+                status, rrset, ttl = await asyncio.wait_for(self._ask(qname, rdtype), budget)
+            except (TimeoutError, asyncio.TimeoutError):  # the same class from 3.11 on
+                self._count_missed(1)
+                return DnsAnswer(DnsStatus.DEADLINE, (), 0)
             records = tuple(_rdata_text(r) for r in rrset) if rrset is not None else ()
             result = DnsAnswer(status, records, ttl)
         with self._lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 
-from .dns import HostResolver, NoDnsResolver
+from .dns import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, HostResolver, NoDnsResolver
 from .dns_resolver import DnsResolver
 
 
@@ -13,8 +13,8 @@ def make_resolver(
     nameservers: Sequence[str] | None = None,
     *,
     no_dns: bool = False,
-    dns_timeout: float = 2.0,
-    dns_deadline: float = 30.0,
+    dns_timeout: float = DEFAULT_TIMEOUT,
+    dns_deadline: float = DEFAULT_DEADLINE,
     dns_cache: str | os.PathLike[str] | None = None,
     no_dns_cache: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -25,7 +25,8 @@ def make_resolver(
     ``no_dns`` asks nothing (the unknown check is undetermined unless the log
     says); otherwise ``nameservers`` (``HOST[:PORT]``, default: the system's)
     are asked, with answers kept in the SQLite cache at ``dns_cache`` (default:
-    the user's cache directory) unless ``no_dns_cache``.
+    the user's cache directory) unless ``no_dns_cache``.  ``dns_deadline`` bounds
+    all the DNS work done with the resolver (HELO lookups and SPF re-checks).
     """
     if no_dns:
         return NoDnsResolver()

@@ -296,11 +296,14 @@ def judge(
     *,
     spf_recheck: SpfOutcome | None = None,
     helo_dns: str | None = None,
+    spf_missed: bool = False,
 ) -> Verdict:
     """Weigh what the log (and, if given, a re-checked SPF result) says about one sender.
 
     ``helo_dns`` is the DNS outcome of the unknown check (``servfail``,
-    ``timeout``... count as a caution).
+    ``timeout``... count as a caution; ``deadline``, never asked, counts for
+    nothing but is said).  ``spf_missed``: the SPF re-check was due, but the DNS
+    deadline ran out first (said, weighs nothing).
     """
     evidence: list[Evidence] = []
     evidence += _spf_evidence(sender, weights, spf_recheck)
@@ -313,6 +316,10 @@ def judge(
     if helo_dns in ("servfail", "timeout", "refused"):
         evidence.append(Evidence(f"the HELO's DNS fails temporarily ({helo_dns})",
                                  weights.helo_dns_temporary))
+    elif helo_dns == "deadline":
+        evidence.append(Evidence("the HELO was not looked up: the DNS deadline ran out", 0.0))
+    if spf_missed:
+        evidence.append(Evidence("SPF not re-checked: the DNS deadline ran out", 0.0))
     score = round(sum(e.weight for e in evidence), 2)
     if score >= weights.legitimate_at and not _has_identity(evidence, weights):
         evidence.append(Evidence("no proof of identity (no SPF pass, no forward-confirmed "

@@ -23,7 +23,7 @@ from .escape import display_text
 from .json_format import render_json, write_json
 from .postmaster import render_postmaster_notes
 from .records import finding_record
-from .summary import render_summary, render_unparsed
+from .summary import deadline_warning, render_summary, render_unparsed
 from .table import render_suggest, render_table
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OutputFormat",
     "ReportFormat",
+    "deadline_warning",
     "display_text",
     "finding_record",
     "render_ban_prevention",

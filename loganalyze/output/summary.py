@@ -37,6 +37,29 @@ def render_summary(analysis: Analysis) -> str:
     return "\n".join(parts) + "\n"
 
 
+def deadline_warning(analysis: Analysis) -> str | None:
+    """What the DNS deadline left undone, in one line; None when it cut nothing.
+
+    Printed even with ``-q``: a run with missing answers must not look complete.
+    """
+    names, pairs = analysis.dns_deadline_names, analysis.spf_deadline_pairs
+    if not names and not pairs:
+        return None
+    missing = []
+    if names:
+        missing.append(f"{names} of {analysis.dns_names} HELO names unanswered (dns: deadline)")
+    if pairs:
+        missing.append(f"{pairs} SPF re-check{'s' if pairs != 1 else ''} not done")
+    held = len(analysis.held_back)
+    seconds = f" ({analysis.dns_deadline:g} s)" if analysis.dns_deadline else ""
+    return (
+        f"DNS deadline{seconds} reached: {' and '.join(missing)}; "
+        + (f"{held} legitimate sender{'s are' if held != 1 else ' is'} not suggested for "
+           "that; " if held else "")
+        + "run again with a longer --dns-deadline"
+    )
+
+
 def render_unparsed(analysis: Analysis) -> str:
     """Samples of lines that were not understood (``--verbose``)."""
     out = [
