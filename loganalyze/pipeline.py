@@ -16,7 +16,8 @@ from pathlib import Path
 
 from .aggregate import SenderStats, Traffic, TrafficCollector, collect_blocks, rare_gc_passes
 from .errors import ConfigError
-from .input.files import distinct_files, is_plain_file, line_blocks, read_lines
+from .input.files import distinct_files, line_blocks, read_lines
+from .input.ranges import is_plain_file
 from .input.timeline import read_timeline_blocks
 from .judge.bans import BanCheck, ban_claims, fail2ban_matches
 from .judge.checks import Check, HeloCheckResult, lookup_and_check

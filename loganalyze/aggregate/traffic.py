@@ -11,18 +11,26 @@ the number of lines; per-sender lists are capped.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import insort
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from sys import intern
-from typing import Any
 
 from ..judge.bans import crowdsec_counts
 from ..judge.checks import Check
 from ..model import Kind, LogRecord
 from ..sessions import Reject, SmtpSession
+from .samples import (
+    Sample,
+    added,
+    as_set,
+    capped_union,
+    earlier,
+    earliest_capped,
+    later,
+    sample,
+)
 
 # Enough to tell "few" from "many" recipients and to show examples.
 KEEP_EXAMPLES = 50
@@ -40,41 +48,6 @@ KEEP_BAN_LINES = 200
 _KEEP_REPLIES = 5
 
 
-_Sample = list[str]
-"""A capped sample of addresses: the ``cap`` smallest seen (in code-point order), sorted.
-
-The smallest, not the first: then the sample of a log read in parts
-(``--jobs``) and merged is the sample of the log read in one go, and what is
-shown does not depend on order. A sorted list, not a set: a fifth of the
-memory, and the samples are most of the aggregates' memory.
-"""
-
-
-def _sample(kept: _Sample | None, items: Iterable[str], cap: int) -> _Sample:
-    """``kept`` with ``items`` added: the ``cap`` smallest of all (see :data:`_Sample`)."""
-    if kept is None:
-        kept = []
-    for item in items:
-        at = bisect_left(kept, item)
-        if at < len(kept) and kept[at] == item:
-            continue
-        if len(kept) < cap:
-            kept.insert(at, item)
-        elif at < cap:
-            kept.insert(at, item)
-            kept.pop()
-    return kept
-
-
-def _as_set(kept: _Sample | None) -> set[str]:
-    return set(kept) if kept else set()
-
-
-def _capped_union(mine: _Sample | None, theirs: _Sample | None, cap: int) -> _Sample | None:
-    """The sample of both parts: the ``cap`` smallest of their union."""
-    return _sample(mine, theirs, cap) if theirs else mine
-
-
 def _earliest(kept: list[datetime], when: datetime) -> None:
     """Add ``when`` to ``kept``, which keeps the :data:`_KEEP_ATTEMPTS` earliest times.
 
@@ -88,43 +61,6 @@ def _earliest(kept: list[datetime], when: datetime) -> None:
     elif when < kept[-1]:
         insort(kept, when)
         kept.pop()
-
-
-def _earliest_capped(kept: list[datetime] | None, times: Iterable[datetime],
-                     cap: int) -> list[datetime]:
-    """``kept`` (sorted) with ``times`` added, holding the ``cap`` earliest of all.
-
-    The earliest, not the first seen: then the parts of a log read by several
-    workers merge into exactly the list of one read.
-    """
-    if kept is None:
-        kept = []
-    for when in times:
-        if len(kept) < cap:
-            insort(kept, when)
-        elif when < kept[-1]:
-            insort(kept, when)
-            kept.pop()
-    return kept
-
-
-def _earlier(mine: datetime | None, theirs: datetime | None) -> datetime | None:
-    """The earlier of two times, either of which may be unknown."""
-    return theirs if mine is None or (theirs is not None and theirs < mine) else mine
-
-
-def _later(mine: datetime | None, theirs: datetime | None) -> datetime | None:
-    """The later of two times, either of which may be unknown."""
-    return theirs if mine is None or (theirs is not None and theirs > mine) else mine
-
-
-def _added(mine: Counter[Any] | None, theirs: Counter[Any] | None) -> Counter[Any] | None:
-    if not theirs:
-        return mine
-    if mine is None:
-        return Counter(theirs)
-    mine.update(theirs)
-    return mine
 
 
 class _Names:
@@ -205,9 +141,9 @@ class ClientStats(_Names):
         self._name_count = 0
         self._names = None
         self._rejects: Counter[str] | None = None
-        self._recipients: _Sample | None = None
-        self._senders: _Sample | None = None
-        self._dnsbl_lists: _Sample | None = None
+        self._recipients: Sample | None = None
+        self._senders: Sample | None = None
+        self._dnsbl_lists: Sample | None = None
         self._helo_reject_times: list[datetime] | None = None
 
     def __repr__(self) -> str:
@@ -232,17 +168,17 @@ class ClientStats(_Names):
     @property
     def recipients(self) -> set[str]:
         """Recipients of its sessions (the first :data:`KEEP_EXAMPLES`)."""
-        return _as_set(self._recipients)
+        return as_set(self._recipients)
 
     @property
     def senders(self) -> set[str]:
         """Envelope senders of its sessions: examples (the first ten)."""
-        return _as_set(self._senders)
+        return as_set(self._senders)
 
     @property
     def dnsbl_lists(self) -> set[str]:
         """DNSBL domains dnsblog said list the address (up to 10)."""
-        return _as_set(self._dnsbl_lists)
+        return as_set(self._dnsbl_lists)
 
     @property
     def helo_reject_times(self) -> list[datetime]:
@@ -264,13 +200,13 @@ class ClientStats(_Names):
         self.spf_rejects += other.spf_rejects
         self.helo_reject_lines += other.helo_reject_lines
         if other._helo_reject_times:
-            self._helo_reject_times = _earliest_capped(
+            self._helo_reject_times = earliest_capped(
                 self._helo_reject_times, other._helo_reject_times, KEEP_BAN_LINES)
         self._merge_names(other)
-        self._rejects = _added(self._rejects, other._rejects)
-        self._recipients = _capped_union(self._recipients, other._recipients, KEEP_EXAMPLES)
-        self._senders = _capped_union(self._senders, other._senders, _KEEP_CLIENT_SENDERS)
-        self._dnsbl_lists = _capped_union(self._dnsbl_lists, other._dnsbl_lists, _KEEP_LISTS)
+        self._rejects = added(self._rejects, other._rejects)
+        self._recipients = capped_union(self._recipients, other._recipients, KEEP_EXAMPLES)
+        self._senders = capped_union(self._senders, other._senders, _KEEP_CLIENT_SENDERS)
+        self._dnsbl_lists = capped_union(self._dnsbl_lists, other._dnsbl_lists, _KEEP_LISTS)
 
 
 class SenderStats(_Names):
@@ -308,10 +244,10 @@ class SenderStats(_Names):
         self._days: set[date] | None = None
         self._logged_checks: Counter[Check] | None = None
         self._spf: Counter[tuple[str, str]] | None = None
-        self._senders: _Sample | None = None
-        self._recipients: _Sample | None = None
+        self._senders: Sample | None = None
+        self._recipients: Sample | None = None
         self._reject_days: set[date] | None = None
-        self._replies: _Sample | None = None
+        self._replies: Sample | None = None
         # The first and last reject line of its sessions a HELO check really rejected.
         self.first_refused: datetime | None = None
         self.last_refused: datetime | None = None
@@ -361,12 +297,12 @@ class SenderStats(_Names):
     @property
     def senders(self) -> set[str]:
         """Envelope senders of its sessions (the first :data:`KEEP_EXAMPLES` or so)."""
-        return _as_set(self._senders)
+        return as_set(self._senders)
 
     @property
     def recipients(self) -> set[str]:
         """Recipients of its sessions (the first :data:`KEEP_EXAMPLES` or so)."""
-        return _as_set(self._recipients)
+        return as_set(self._recipients)
 
     @property
     def rejected(self) -> bool:
@@ -386,8 +322,8 @@ class SenderStats(_Names):
         self.sessions += other.sessions
         for when in other.attempts:
             _earliest(self.attempts, when)
-        self.first_seen = _earlier(self.first_seen, other.first_seen)
-        self.last_seen = _later(self.last_seen, other.last_seen)
+        self.first_seen = earlier(self.first_seen, other.first_seen)
+        self.last_seen = later(self.last_seen, other.last_seen)
         self.enforced_rejects += other.enforced_rejects
         self.temporary_rejects += other.temporary_rejects
         if other._first_reply_at is not None and (
@@ -398,17 +334,17 @@ class SenderStats(_Names):
         self._merge_names(other)
         for day in other.days:
             self._add_day(day)
-        self._logged_checks = _added(self._logged_checks, other._logged_checks)
-        self._spf = _added(self._spf, other._spf)
-        self._senders = _capped_union(self._senders, other._senders, KEEP_EXAMPLES)
-        self._recipients = _capped_union(self._recipients, other._recipients, KEEP_EXAMPLES)
+        self._logged_checks = added(self._logged_checks, other._logged_checks)
+        self._spf = added(self._spf, other._spf)
+        self._senders = capped_union(self._senders, other._senders, KEEP_EXAMPLES)
+        self._recipients = capped_union(self._recipients, other._recipients, KEEP_EXAMPLES)
         if other._reject_days:
             if self._reject_days is None:
                 self._reject_days = set()
             self._reject_days |= other._reject_days
-        self._replies = _capped_union(self._replies, other._replies, _KEEP_REPLIES)
-        self.first_refused = _earlier(self.first_refused, other.first_refused)
-        self.last_refused = _later(self.last_refused, other.last_refused)
+        self._replies = capped_union(self._replies, other._replies, _KEEP_REPLIES)
+        self.first_refused = earlier(self.first_refused, other.first_refused)
+        self.last_refused = later(self.last_refused, other.last_refused)
 
 
 @dataclass(slots=True)
@@ -492,14 +428,14 @@ def add_session(traffic: Traffic, session: SmtpSession) -> None:
                 banned_for.append(reject.time)
         if banned_for:
             client.helo_reject_lines += len(banned_for)
-            client._helo_reject_times = _earliest_capped(client._helo_reject_times, banned_for,
+            client._helo_reject_times = earliest_capped(client._helo_reject_times, banned_for,
                                                          KEEP_BAN_LINES)
     recipients = session.recipients
     if recipients:
-        client._recipients = _sample(client._recipients, recipients, KEEP_EXAMPLES)
+        client._recipients = sample(client._recipients, recipients, KEEP_EXAMPLES)
     senders = session.senders
     if senders:
-        client._senders = _sample(client._senders, senders, _KEEP_CLIENT_SENDERS)
+        client._senders = sample(client._senders, senders, _KEEP_CLIENT_SENDERS)
 
     helo = session.helo
     no_helo = helo is None and session.helo_required_reject
@@ -537,9 +473,9 @@ def add_session(traffic: Traffic, session: SmtpSession) -> None:
             if sender._reject_days is None:
                 sender._reject_days = set()
             sender._reject_days.add(start.date())
-            sender.first_refused = _earlier(sender.first_refused, enforced[0].time)
-            sender.last_refused = _later(sender.last_refused, enforced[-1].time)
-            sender._replies = _sample(sender._replies, {intern(_reply(r)) for r in enforced},
+            sender.first_refused = earlier(sender.first_refused, enforced[0].time)
+            sender.last_refused = later(sender.last_refused, enforced[-1].time)
+            sender._replies = sample(sender._replies, {intern(_reply(r)) for r in enforced},
                                       _KEEP_REPLIES)
         if sender._first_reply_at is None or start < sender._first_reply_at:
             sender.first_reply = intern(_reply(helo_rejects[0]))
@@ -553,9 +489,9 @@ def add_session(traffic: Traffic, session: SmtpSession) -> None:
             key_spf = (spf.result, domain)
             results[key_spf] = results.get(key_spf, 0) + 1
     if senders:
-        sender._senders = _sample(sender._senders, senders, KEEP_EXAMPLES)
+        sender._senders = sample(sender._senders, senders, KEEP_EXAMPLES)
     if recipients:
-        sender._recipients = _sample(sender._recipients, recipients, KEEP_EXAMPLES)
+        sender._recipients = sample(sender._recipients, recipients, KEEP_EXAMPLES)
 
 
 _POSTSCREEN_VIOLATIONS = ("PREGREET", "HANGUP", "COMMAND", "NON-SMTP", "BARE NEWLINE",
@@ -587,4 +523,4 @@ def add_evidence(traffic: Traffic, record: LogRecord) -> None:
 
 
 def add_dnsbl_list(client: ClientStats, domain: str) -> None:
-    client._dnsbl_lists = _sample(client._dnsbl_lists, (domain,), _KEEP_LISTS)
+    client._dnsbl_lists = sample(client._dnsbl_lists, (domain,), _KEEP_LISTS)

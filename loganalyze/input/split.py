@@ -9,12 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..input.files import (
-    file_size,
-    is_plain_file,
-    line_at,
-    line_boundaries,
-)
+from ..input.files import file_size
+from ..input.ranges import is_plain_file, line_at, line_boundaries
 from ..input.timeline import order_inputs
 from ..model import (
     InputFormat,

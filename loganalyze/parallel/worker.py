@@ -10,13 +10,8 @@ from itertools import chain
 from typing import Any
 
 from ..aggregate import Traffic, TrafficCollector, collect_blocks
-from ..input.files import (
-    line_at,
-    line_start_before,
-    read_blocks,
-    read_lines,
-    read_range,
-)
+from ..input.files import read_blocks, read_lines
+from ..input.ranges import line_at, line_start_before, read_range
 from ..input.split import Task
 from ..model import (
     ALL_KINDS,

@@ -1,0 +1,84 @@
+"""Byte ranges of plain files, for reading one big log on several cores (``--jobs``):
+where to cut, and the lines of one range (by the rules of :mod:`loganalyze.input.lines`)."""
+
+from __future__ import annotations
+
+import os
+from bisect import bisect_right
+from collections.abc import Iterator
+
+from .files import compression_of
+from .lines import LineSplitter, decode_line
+
+_RANGE_BLOCK = 8 << 20
+
+
+def is_plain_file(name: str) -> bool:
+    """A regular, uncompressed file: the only kind that can be read from an offset."""
+    try:
+        with open(name, "rb") as handle:
+            head = handle.read(6)
+    except OSError:
+        return False
+    return os.path.isfile(name) and compression_of(head) is None
+
+
+def line_boundaries(name: str, size: int, pieces: int) -> list[int]:
+    """Byte offsets that split a file into ``pieces`` ranges starting at line starts."""
+    cuts = [0]
+    with open(name, "rb") as handle:
+        for k in range(1, pieces):
+            handle.seek(max(size * k // pieces, cuts[-1]))
+            handle.readline()  # to the start of the next line
+            offset = handle.tell()
+            if cuts[-1] < offset < size:
+                cuts.append(offset)
+    cuts.append(size)
+    return cuts
+
+
+def line_start_before(name: str, offset: int, distance: int) -> int:
+    """The first line start at or after ``offset - distance`` (and at most ``offset``)."""
+    if offset <= distance:
+        return 0
+    with open(name, "rb") as handle:
+        handle.seek(offset - distance)
+        handle.readline(distance)  # to the start of the next line
+        return min(handle.tell(), offset)
+
+
+def line_at(name: str, offset: int) -> str:
+    """The line that starts at ``offset`` of a plain file (cleaned like :func:`read_lines`)."""
+    with open(name, "rb") as handle:
+        handle.seek(offset)
+        return decode_line(handle.readline(64 << 10))
+
+
+def read_range(
+    name: str, start: int, end: int | None, *, lookahead: int = 0
+) -> Iterator[tuple[bool, list[str]]]:
+    """Yield (inside [start, end), lines) for the lines of a plain file from ``start``,
+    in blocks (cleaned like :func:`read_blocks`).
+
+    Past ``end`` (a line start) lines keep coming, marked outside, for up to
+    ``lookahead`` bytes or until the caller stops.
+    """
+    splitter = LineSplitter(start, offsets=True)
+    with open(name, "rb") as handle:
+        handle.seek(start)
+        while True:
+            chunk = handle.read(_RANGE_BLOCK)
+            block = splitter.feed(chunk) if chunk else splitter.finish()
+            if block is None:
+                if not chunk:
+                    return
+                continue
+            assert block.ends is not None
+            # Lines ending at or before ``end`` (a line start) are inside.
+            inside = len(block.ends) if end is None else bisect_right(block.ends, end)
+            if inside:
+                yield True, block.lines[:inside] if inside < len(block.lines) else block.lines
+            if inside < len(block.lines):
+                yield False, block.lines[inside:]
+            if not chunk or (end is not None and splitter.position > end + lookahead):
+                return
