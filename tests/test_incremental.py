@@ -570,3 +570,32 @@ def test_each_report_says_what_it_read(tmp_path: Path, fixture_lines: list[bytes
     offset = len(b"".join(fixture_lines[:600]))
     assert (f"read {tmp_path / 'mail.log.1'} (from byte {offset:,}), {log} (from its start)"
             in second.stderr)
+
+
+def test_a_first_report_reads_the_last_day_of_rotated_logs(
+    tmp_path: Path, fixture_lines: list[bytes]
+) -> None:
+    """No cursor yet: the siblings written to in the last 24 hours are read too, oldest
+    first; older ones are not (``--since`` reaches further) (issue 15)."""
+    import os
+    import time
+
+    from loganalyze.daily.records import DailyReport
+    from loganalyze.daily.run import ReportSettings, run_report
+    from loganalyze.judge.dns import NoDnsResolver
+    from loganalyze.pipeline import AnalyzeOptions
+
+    (tmp_path / "mail.log").write_bytes(b"".join(fixture_lines[800:]))
+    (tmp_path / "mail.log.1").write_bytes(b"".join(fixture_lines[400:800]))
+    with gzip.open(tmp_path / "mail.log.2.gz", "wb") as f:
+        f.write(b"".join(fixture_lines[:400]))
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(tmp_path / "mail.log.2.gz", (two_days_ago, two_days_ago))
+    reports: list[DailyReport] = []
+    options = AnalyzeOptions(resolver=NoDnsResolver(), year=2026)
+    run_report([str(tmp_path / "mail.log")], tmp_path / "state.sqlite",
+               ReportSettings(options), reports.append)
+    [report] = reports
+    assert report.read == [f"{tmp_path / 'mail.log.1'} (from its start), "
+                           f"{tmp_path / 'mail.log'} (from its start)"]
+    assert report.lines_read == len(fixture_lines) - 400

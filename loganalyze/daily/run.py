@@ -70,6 +70,11 @@ def parse_when(text: str, now: datetime) -> datetime:
     return parsed
 
 
+FIRST_RUN_LOOKBACK = timedelta(hours=24)
+"""How far back a first report reads when ``--since`` is not given: rotated siblings
+modified within it, and the journal's entries."""
+
+
 @dataclass
 class ReportSettings:
     """What :func:`run_report` needs besides the logs and the state."""
@@ -248,7 +253,10 @@ def run_report(
             for name, siblings in report_sources(logs):
                 stored = state.load_cursor(source_key(name))
                 cursor = Cursor.from_record(stored) if stored else None
-                source = open_source(name, cursor, since=settings.since,
+                # A first run reads the rotated siblings written to in the last day too
+                # (FIRST_RUN_LOOKBACK; --since for more), and the journal from then on.
+                source = open_source(name, cursor,
+                                     since=settings.since or now - FIRST_RUN_LOOKBACK,
                                      journal_command=settings.journal_command,
                                      named=siblings)
                 # The parser and evidence of analyze (ALL_KINDS): postscreen, dnsblog
