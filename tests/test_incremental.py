@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import shutil
 import sys
+import tempfile
 import textwrap
 from collections.abc import Sequence
 from datetime import datetime
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from loganalyze.daily.resume import read_sessions
 from loganalyze.errors import InputError
@@ -577,7 +581,6 @@ def test_a_first_report_reads_the_last_day_of_rotated_logs(
 ) -> None:
     """No cursor yet: the siblings written to in the last 24 hours are read too, oldest
     first; older ones are not (``--since`` reaches further) (issue 15)."""
-    import os
     import time
 
     from loganalyze.daily.records import DailyReport
@@ -599,3 +602,46 @@ def test_a_first_report_reads_the_last_day_of_rotated_logs(
     assert report.read == [f"{tmp_path / 'mail.log.1'} (from its start), "
                            f"{tmp_path / 'mail.log'} (from its start)"]
     assert report.lines_read == len(fixture_lines) - 400
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cuts=st.lists(st.integers(0, 1121), min_size=1, max_size=5), empty_runs=st.booleans())
+def test_journal_cursor_resumes_exactly_wherever_the_runs_fall(
+    cuts: list[int], empty_runs: bool
+) -> None:
+    """The journal source, like the files (tests/test_rotation_property.py): runs at random
+    points between appends count every entry and every session once (issue 15)."""
+    lines = FIXTURE.read_bytes().splitlines(keepends=True)
+    entries = journal_entries(lines)
+    bounds = sorted({min(c, len(entries)) for c in cuts} | {len(entries)})
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "journalctl.py"
+        script.write_text(FAKE_JOURNALCTL)
+        store = Path(tmp) / "journal.jsonl"
+        store.write_text("")
+        old = os.environ.get("FAKE_JOURNAL")
+        os.environ["FAKE_JOURNAL"] = str(store)
+        sessions: list[tuple[Any, ...]] = []
+        cursor: Cursor | None = None
+        read = 0
+        try:
+            start = 0
+            for end in bounds:
+                with open(store, "a", encoding="utf-8") as f:
+                    f.writelines(json.dumps(e) + "\n" for e in entries[start:end])
+                start = end
+                for _ in range(2 if empty_runs else 1):
+                    source = JournalLog(cursor, command=[sys.executable, str(script)])
+                    cursor, stats = read_sessions(source, Tokenizer(year=2026, now=NOW),
+                                                  lambda s: sessions.append(ident(s)))
+                    cursor = Cursor.from_record(json.loads(json.dumps(cursor.to_record())))
+                    read += stats.lines_read
+        finally:
+            if old is None:
+                del os.environ["FAKE_JOURNAL"]
+            else:
+                os.environ["FAKE_JOURNAL"] = old
+    texts = [(json.dumps(e) + "\n").encode() for e in entries]
+    assert read == len(entries)
+    assert len(sessions) == len(set(sessions))
+    assert sorted(sessions, key=repr) == one_pass(texts)
