@@ -325,13 +325,7 @@ class Judged:
         return analysis
 
 
-def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> tuple[list[Finding], int, int]:
-    """:func:`judge_senders` as (findings, names looked up, temporary failures)."""
-    judged = judge_senders(traffic, options)
-    return judged.findings, judged.dns_names, judged.dns_temporary
-
-
-def judge_senders(traffic: Traffic, options: AnalyzeOptions) -> Judged:
+def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> Judged:
     """Run the checks (one DNS batch), the SPF re-checks and the verdicts over every sender.
 
     All of it shares the resolver's one DNS deadline; what the deadline cuts off
@@ -371,7 +365,7 @@ def analyze_blocks(blocks: Iterable[Sequence[str]], options: AnalyzeOptions) -> 
                           input_format=options.input_format, kinds=ALL_KINDS)
     collector = TrafficCollector(window=options.window)
     collect_blocks(blocks, tokenizer, collector, options.on_line_block)
-    judged = judge_senders(collector.traffic, options)
+    judged = judge_traffic(collector.traffic, options)
     return judged.into(Analysis([], tokenizer.stats, collector.stats, collector.traffic),
                        options.resolver)
 
@@ -408,7 +402,7 @@ def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
         # jump around); one process reads it all again, as if --jobs 1.
         if merged is not None:
             traffic, line_stats, session_stats = merged
-            judged = judge_senders(traffic, options)
+            judged = judge_traffic(traffic, options)
             return judged.into(Analysis([], line_stats, session_stats, traffic),
                                options.resolver)
     blocks = read_timeline_blocks(paths, input_format=options.input_format, tz=options.tz,

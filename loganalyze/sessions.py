@@ -345,14 +345,16 @@ class SessionBuilder:
         line = self._lines.line_number if self._lines is not None else 0
         self._warnings[(host, service, pid)] = _Warning(reason, line, time)
 
-    def pending_warnings(self, within: float) -> list[int]:
-        """The lines of hostname warnings still waiting for their connect, logged at most
-        ``within`` seconds before the latest session line.
+    def pending_warnings(self, within: float | None = None) -> list[int]:
+        """The lines of hostname warnings still waiting for their connect: all of them, or
+        those logged at most ``within`` seconds before the latest session line.
 
         Postfix logs the warning just before ``connect from``: a reader that stops
         between the two must read the warning again next time. Older unclaimed
         warnings will never be claimed.
         """
+        if within is None:
+            return [w.line for w in self._warnings.values()]
         ends = [s.end for s in self._open.values()]
         if self._latest is not None:
             ends.append(self._latest)

@@ -261,7 +261,7 @@ def test_analysis_is_the_same() -> None:
     tokenizer = Tokenizer(year=2026, now=NOW, kinds=ALL_KINDS)
     collector = TrafficCollector()
     collect_blocks(read_timeline_blocks(paths, now=NOW), tokenizer, collector)
-    findings, _, _ = judge_traffic(collector.traffic, options)
+    findings = judge_traffic(collector.traffic, options).findings
     assert render_json(findings) == render_json(expected.findings)
     assert render_csv(findings) == render_csv(expected.findings)
 

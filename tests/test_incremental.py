@@ -41,6 +41,11 @@ from loganalyze.model import Kind
 from loganalyze.parse import Tokenizer
 from loganalyze.sessions import SessionBuilder, SmtpSession
 
+try:  # tests/ as a plain directory on sys.path (pytest's default rootdir layout)
+    from logrotate import shift_numbered
+except ImportError:  # pragma: no cover - tests/ made a package
+    from tests.logrotate import shift_numbered
+
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "mail.log"
 NOW = datetime(2026, 8, 17, 6, 15)
 
@@ -101,18 +106,7 @@ class Runs:
             f.write(b"".join(lines))
 
     def _shift(self) -> None:
-        """mail.log.N -> N+1 (compressing from .2 on, as delaycompress does)."""
-        rotated = sorted(
-            (int(p.name.split(".")[2]), p) for p in self.dir.glob("mail.log.*")
-        )
-        for n, path in reversed(rotated):
-            target = self.dir / f"mail.log.{n + 1}.gz"
-            if path.suffix == ".gz":
-                path.rename(target)
-            else:
-                with open(path, "rb") as src, gzip.open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                path.unlink()
+        shift_numbered(self.log)
 
     def rotate_rename(self, late: Sequence[bytes] = ()) -> None:
         """``create`` rotation; ``late`` lines reach the old file before syslog reopens."""

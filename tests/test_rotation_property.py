@@ -16,7 +16,6 @@ directory.
 
 from __future__ import annotations
 
-import gzip
 import shutil
 import sqlite3
 import tempfile
@@ -34,6 +33,11 @@ from loganalyze.judge.dns import NoDnsResolver
 from loganalyze.parse import Tokenizer
 from loganalyze.pipeline import AnalyzeOptions
 from loganalyze.sessions import SessionBuilder
+
+try:  # tests/ as a plain directory on sys.path (pytest's default rootdir layout)
+    from logrotate import gzip_to, shift_numbered
+except ImportError:  # pragma: no cover - tests/ made a package
+    from tests.logrotate import gzip_to, shift_numbered
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "mail.log"
 LINES = FIXTURE.read_bytes().splitlines(keepends=True)
@@ -70,40 +74,19 @@ class Day:
         with open(self.log, "ab") as f:
             f.write(b"".join(lines))
 
-    def _numbered(self) -> list[tuple[int, Path]]:
-        found = []
-        for path in self.dir.glob("mail.log.*"):
-            number = path.name.split(".")[2]
-            if number.isdigit():
-                found.append((int(number), path))
-        return sorted(found)
-
-    def _shift(self) -> None:
-        """mail.log.N -> N+1, compressing from .2 on (delaycompress)."""
-        for n, path in reversed(self._numbered()):
-            target = self.dir / f"mail.log.{n + 1}.gz"
-            if path.suffix == ".gz":
-                path.rename(target)
-            else:
-                with open(path, "rb") as src, gzip.open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                path.unlink()
-
     def rotate(self, how: str) -> None:
         if self.scheme == "postfix":  # postfix logrotate: rename, gzip, new file
             self.clock += timedelta(minutes=7)
             dated = self.dir / f"mail.log.{self.clock:%Y%m%d-%H%M%S}"
             self.log.rename(dated)
             self.log.touch()
-            with open(dated, "rb") as src, gzip.open(f"{dated}.gz", "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            dated.unlink()
+            gzip_to(dated, Path(f"{dated}.gz"))
         elif how == "rename":
-            self._shift()
+            shift_numbered(self.log)
             self.log.rename(self.dir / "mail.log.1")
             self.log.touch()
         else:
-            self._shift()
+            shift_numbered(self.log)
             shutil.copyfile(self.log, self.dir / "mail.log.1")
             with open(self.log, "r+b") as f:
                 f.truncate(0)

@@ -4,7 +4,6 @@ that lets each daily report count every session exactly once (see
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -104,7 +103,7 @@ def read_sessions(
                     if stopped is not None:
                         stop = keys[stopped - lineno]
                 begun = {line: begun[line] if line < lineno else keys[line - lineno]
-                         for line in _open_lines(collector, math.inf)}
+                         for line in _open_lines(collector)}
                 if stop is not None:
                     break
                 lineno += count
@@ -122,9 +121,9 @@ def read_sessions(
     return cursor, stats
 
 
-def _open_lines(collector: TrafficCollector, within: float) -> set[int]:
+def _open_lines(collector: TrafficCollector, within: float | None = None) -> set[int]:
     """The first lines of the open sessions, and of the hostname warnings waiting for
-    their connect that were logged at most ``within`` seconds before the latest line."""
+    their connect (only those logged at most ``within`` seconds before the latest line)."""
     lines = {s.first_line for s in collector.open_sessions.values()}
     lines.update(collector.pending_warnings(within))
     return lines

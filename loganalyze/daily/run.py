@@ -274,7 +274,7 @@ def run_report(
                 warnings += stats.warnings
                 unparsed += tokenizer.stats.samples
                 cursors.append(new_cursor)
-            findings, _, _ = judge_traffic(collector.traffic, options)
+            findings = judge_traffic(collector.traffic, options).findings
             keys = set(collector.traffic.senders) | {(f.client_ip, f.helo) for f in findings}
             history = state.history(keys)
             passing = _now_passing(state, collector, findings, options, history)

@@ -81,7 +81,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from ..errors import InputError
-from .files import compression_of
+from .files import compression_of, distinct_files
 from .journal import JournalLog
 from .lines import LineSplitter
 from .positions import Cursor, FileKeys, FilePosition, SourceBlock
@@ -452,24 +452,11 @@ def report_sources(names: Sequence[str]) -> list[tuple[str, list[Path]]]:
     read as part of that log, under its one cursor, so a rotation does not make
     it read again from its first byte.
     """
-    seen: set[object] = set()
-    files: list[Path] = []
-    journal = False
-    for name in names:
-        if name == JOURNAL:
-            journal = True
-            continue
-        if name == "-":
-            open_source(name, None)  # says why not
-        path = Path(os.path.abspath(name))
-        try:
-            st = path.stat()
-            identity: object = (st.st_dev, st.st_ino)
-        except OSError:
-            identity = path
-        if identity not in seen:
-            seen.add(identity)
-            files.append(path)
+    if "-" in names:
+        open_source("-", None)  # says why not
+    journal = JOURNAL in names
+    unique, _ = distinct_files([os.path.abspath(n) for n in names if n != JOURNAL])
+    files = list(dict.fromkeys(Path(name) for name in unique))  # a missing file, once
     out: list[tuple[str, list[Path]]] = []
     for path in files:
         if any(other != path and other.parent == path.parent

@@ -104,7 +104,7 @@ def main() -> int:
         results["traffic"] = collector.traffic
 
     def judge() -> None:
-        results["findings"] = judge_traffic(results["traffic"], options)[0]
+        results["findings"] = judge_traffic(results["traffic"], options).findings
 
     def judge_cold() -> None:
         _empty_caches()
