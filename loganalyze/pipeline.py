@@ -28,7 +28,12 @@ from .judge.verdict import DEFAULT_WEIGHTS, Label, Verdict, Weights, best_spf, j
 from .model import ALL_KINDS, EVERYTHING, InputFormat, TokenizerStats, Window
 from .parse import Tokenizer
 from .postfix.config import ServerIdentity
-from .postfix.helo_access import HeloAccessTable, format_entry, unsafe_reason
+from .postfix.helo_access import (
+    HeloAccessTable,
+    decide_entry,
+    format_commented_entry,
+    format_entry,
+)
 from .sessions import SessionStats
 
 # Resolvers that can answer the single questions SPF needs.
@@ -84,6 +89,8 @@ class Finding:
     """The days of those sessions, sorted."""
     replies: tuple[str, ...] = ()
     """The distinct HELO reject replies of those sessions (a few), as Postfix wrote them."""
+    access_option: str | None = None
+    """A ``name OK`` entry offered commented out, with its reason (a bare domain)."""
 
     @property
     def suggested(self) -> bool:
@@ -195,7 +202,7 @@ def _finding(
     now_passes = result is not None and logged is not None and not result.failed and (
         result.unknown is False
     )
-    access_line = None
+    access_line = access_option = None
     why_not: str | None = None
     client_access = False
     if verdict.label is Label.LEGITIMATE:
@@ -203,19 +210,18 @@ def _finding(
             why_not = "the HELO passes the checks now (the sender fixed its DNS)"
         elif check is Check.HELO_REQUIRED:
             why_not = "sent no HELO: only a client-access entry can let it in"
-            client_access = True
+            client_access = not options.server.owns_address(sender.client_ip)
         elif missing := _cut_by_deadline(dns, spf_missed):
             why_not = f"{DEADLINE_REASON} before {missing}: run again with a longer --dns-deadline"
         else:
-            why_not = unsafe_reason(sender.helo, options.server, sender.client_name)
-            client_access = True
-            if why_not is None and options.helo_access is not None:
-                hit = options.helo_access.lookup(sender.helo)
-                if hit is not None and options.helo_access.permits(sender.helo):
-                    why_not = f"already permitted by helo_access entry {hit[0]!r}"
-                    client_access = False
+            decision = decide_entry(sender.helo, sender.client_ip, sender.client_name,
+                                    options.server, options.helo_access)
+            why_not, client_access = decision.refused, decision.client_access
             if why_not is None:
                 access_line = format_entry(sender.helo, _comments(sender, check, verdict))
+            elif decision.commented:
+                access_option = format_commented_entry(
+                    sender.helo, _comments(sender, check, verdict), why_not)
     first = sender.first_seen or datetime.min
     return Finding(
         helo=sender.helo,
@@ -233,6 +239,7 @@ def _finding(
         senders=tuple(sorted(sender.senders))[:5],
         sender_domain=_sender_domain(sender),
         access_line=access_line,
+        access_option=access_option,
         not_suggested_because=why_not,
         client_access=client_access,
         passes_now=now_passes,

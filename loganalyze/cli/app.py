@@ -183,7 +183,7 @@ def analyze_command(
     findings = analysis.suggestions if suggest else analysis.findings
     options_text = render_domain_options(domain_options(analysis.findings, server))
     if output_format is OutputFormat.TABLE:
-        text = render_suggest(findings) if suggest else render_table(findings)
+        text = render_suggest(analysis.findings) if suggest else render_table(findings)
         if suggest and options_text:
             text += "\n" + options_text
         if analysis.bans is not None:
@@ -201,7 +201,7 @@ def analyze_command(
         write_csv(findings, sys.stdout)
         text = ""
     elif output_format is OutputFormat.HELO_ACCESS:
-        text = render_helo_access(analysis.suggestions)
+        text = render_helo_access(analysis.findings)
         if options_text:
             text += "\n" + options_text
     elif output_format is OutputFormat.POSTMASTER_NOTE:

@@ -51,6 +51,23 @@ def registered_domain(name: str) -> str:
     return ".".join(labels[-2:]) if len(labels) >= 2 else name
 
 
+@lru_cache(maxsize=2)
+def _listed_psl(punycode: bool) -> PublicSuffixList:
+    """The ICANN list without its default ``*`` rule: unknown TLDs are no suffix."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList(only_icann=True, accept_unknown=False, accept_encoded_idn=punycode)
+
+
+@lru_cache(maxsize=65536)
+def is_registrable_domain(name: str) -> bool:
+    """True when ``name`` is exactly a domain one registers under a listed ICANN suffix
+    (``brandt-metallbau.de``, ``example.co.uk``; not ``mail.example.de``, not
+    ``host.localdomain``, whose suffix is on no list)."""
+    name = name.lower().rstrip(".")
+    return bool(name) and _listed_psl("xn--" in name).privatesuffix(name) == name
+
+
 @lru_cache(maxsize=65536)
 def has_public_suffix(name: str) -> bool:
     """True when the name ends in a real ICANN suffix (``.com``, ``.co.uk``...)."""

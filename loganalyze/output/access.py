@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 
 
 def render_helo_access(findings: Sequence[Finding]) -> str:
-    """Only the suggested helo_access entries, each after its ``#`` evidence line."""
+    """The suggested helo_access entries, each after its ``#`` evidence lines, then the
+    entries offered commented out (bare domains), with their reason."""
     blocks = [f.access_line for f in findings if f.access_line is not None]
+    blocks += [f.access_option for f in findings if f.access_option is not None]
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 

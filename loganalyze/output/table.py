@@ -70,9 +70,11 @@ def render_table(findings: Sequence[Finding], width: int = 48) -> str:
 def render_suggest(findings: Sequence[Finding]) -> str:
     """``--suggest`` in table form: the suggested senders, then the lines to add."""
     suggested = [f for f in findings if f.suggested]
+    offered = [f for f in findings if f.access_option]
     if not suggested:
-        return "No sender needs a helo_access entry.\n"
+        return "No sender needs a helo_access entry.\n" + (
+            "\n" + render_helo_access(offered) if offered else "")
     text = render_table(suggested)
     text += "\n# Add to /etc/postfix/helo_access, then run: postmap /etc/postfix/helo_access\n\n"
-    text += render_helo_access(suggested)
+    text += render_helo_access([*suggested, *offered])
     return text

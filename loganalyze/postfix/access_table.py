@@ -36,7 +36,8 @@ class ReviewItem:
     key: str
     action: str
     status: str
-    """``in use``, ``never seen``, ``no longer needed`` or ``now spam``."""
+    """``in use``, ``never seen``, ``no longer needed``, ``now spam``, or ``conflict``
+    (an entry that does not permit keeps out a sender judged legitimate)."""
     detail: str
 
 
@@ -46,7 +47,7 @@ def review_table(
     findings: Sequence[Finding],
     key_checks: dict[str, HeloCheckResult],
 ) -> list[ReviewItem]:
-    """Review each permitting entry against the log.
+    """Review each entry against the log (the permitting ones, and the conflicts).
 
     ``seen_helos`` are all HELO names in the log; ``key_checks`` holds the
     re-run checks of the table's keys (to tell entries that are no longer needed).
@@ -64,6 +65,14 @@ def review_table(
     items = []
     for key, action in table.entries.items():
         if not table.permits(key):
+            # The admin's own decision against senders judged legitimate: shown, never
+            # overridden (nothing is suggested for them).
+            legit = [f for f in verdicts[key] if f.verdict.label is Label.LEGITIMATE]
+            if legit:
+                who = ", ".join(sorted({f"{f.client_name}[{f.client_ip}]" for f in legit})[:3])
+                items.append(ReviewItem(key, action, "conflict",
+                                        f"keeps out {len(legit)} sender(s) judged legitimate: "
+                                        f"{who}; not suggested (your decision)"))
             continue
         spam = [f for f in verdicts[key] if f.verdict.label is Label.SPAM]
         check = key_checks.get(key)

@@ -8,6 +8,7 @@ where the logs are analysed) and expand ``$name``/``${name}`` references.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,25 @@ class ServerIdentity:
     """``mynetworks`` entries as written."""
     helo_restrictions: str = ""
     """``smtpd_helo_restrictions`` as written, for advice on where the table goes."""
+
+    def owns_address(self, ip: str) -> bool:
+        """True for a loopback address or one in ``mynetworks``: never a client-access entry
+        (permit_mynetworks already lets it in, and an entry would outlive a change there)."""
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        if address.is_loopback:
+            return True
+        for entry in self.networks:
+            try:
+                network = ipaddress.ip_network(entry.replace("[", "").replace("]", ""),
+                                               strict=False)
+            except ValueError:
+                continue  # a table or host name: cannot be matched here
+            if address.version == network.version and address in network:
+                return True
+        return False
 
     def owns(self, name: str) -> bool:
         """True when ``name`` is one of our host names or in one of our domains."""

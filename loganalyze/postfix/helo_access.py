@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..judge.domains import is_ip_address, registered_domain
+from ..judge.domains import is_ip_address, is_registrable_domain, registered_domain
 from .config import ServerIdentity
 
 # One token of host-name characters; nothing else may reach a table line.
@@ -87,6 +87,59 @@ def unsafe_reason(helo: str, server: ServerIdentity, client_name: str = "unknown
     return None
 
 
+def is_bare_domain(helo: str) -> bool:
+    """True when the HELO is a registrable domain itself (``brandt-metallbau.de``).
+
+    ``name OK`` for it would match every name under it too: Postfix looks up
+    parent domains in helo_access (``parent_domain_matches_subdomains``).
+    """
+    return is_registrable_domain(access_key(helo))
+
+
+BARE_DOMAIN_REASON = (
+    "a bare domain: '{key} OK' would also let in every name under {key} (Postfix looks "
+    "up parent domains), so it is offered commented out; the client-access entry is safe"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDecision:
+    """Whether to write ``name OK`` for a legitimate sender, and what else to offer."""
+
+    refused: str | None
+    """Why no ``name OK`` line is suggested (None: suggest it)."""
+    client_access: bool
+    """Offer the ``check_client_access`` entry for the address."""
+    commented: bool = False
+    """Offer the ``name OK`` line commented out (a bare domain)."""
+
+
+def decide_entry(helo: str, client_ip: str, client_name: str, server: ServerIdentity,
+                 table: HeloAccessTable | None) -> EntryDecision:
+    """The suggestion rules for one legitimate sender's HELO and address.
+
+    An entry of the admin's table that does not permit the name (REJECT,
+    DUNNO, a 4xx/5xx text, HOLD...) is the admin's decision: nothing is
+    offered against it, not even the client-access entry. A loopback or
+    mynetworks address is never offered as a client-access entry.
+    """
+    address_ok = not server.owns_address(client_ip)
+    hit = table.lookup(helo) if table is not None else None
+    if hit is not None and table is not None and not table.permits(helo):
+        action = comment_text(hit[1])[:60]
+        return EntryDecision(f"your helo_access entry {comment_text(hit[0])!r} says {action}: "
+                             "nothing is suggested against it", False)
+    why = unsafe_reason(helo, server, client_name)
+    if why is not None:
+        return EntryDecision(why, address_ok)
+    if hit is not None:
+        return EntryDecision(f"already permitted by helo_access entry {hit[0]!r}", False)
+    if is_bare_domain(helo):
+        return EntryDecision(BARE_DOMAIN_REASON.format(key=access_key(helo).rstrip(".")),
+                             address_ok, commented=True)
+    return EntryDecision(None, address_ok)
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -107,6 +160,13 @@ def format_entry(helo: str, comments: list[str]) -> str:
     lines = [f"# {comment_text(c)}" for c in comments]
     lines.append(f"{key} OK")
     return "\n".join(lines)
+
+
+def format_commented_entry(helo: str, comments: list[str], reason: str) -> str:
+    """:func:`format_entry` with the ``key OK`` line commented out and the reason above it."""
+    block = format_entry(helo, [*comments, reason + "; uncomment only to admit the whole domain:"])
+    head, _, entry = block.rpartition("\n")
+    return f"{head}\n# {entry}"
 
 
 def client_access_line(ip: str, comment: str = "") -> str:
@@ -144,7 +204,9 @@ class HeloAccessTable:
         hit = self.lookup(helo)
         if hit is None:
             return False
-        action = hit[1].split()[0].upper()
+        # access(5): OK, RELAY (HELO lists: same as OK), and an all-numerical value
+        # permit; "550 5.7.1 text" is a reject, DUNNO/HOLD/... do not permit.
+        action = hit[1].strip().upper()
         return action in ("OK", "RELAY", "PERMIT") or action.isdigit()
 
 
@@ -161,10 +223,12 @@ def parse_helo_access(text: str, source: str = "helo_access") -> HeloAccessTable
                     f"{source}:{number}: continuation line with nothing to continue; "
                     "remove the leading white space"
                 )
-            logical[-1] = (logical[-1][0], logical[-1][1] + " " + raw.strip())
+            # As postmap joins them: the line break goes, the indentation stays.
+            logical[-1] = (logical[-1][0], logical[-1][1] + raw)
             continue
-        logical.append((number, raw.strip()))
+        logical.append((number, raw))
     for number, entry in logical:
+        entry = entry.strip()
         parts = entry.split(None, 1)
         if len(parts) < 2:
             raise ConfigError(
