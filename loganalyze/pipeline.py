@@ -20,14 +20,15 @@ from .input.files import distinct_files, line_blocks, read_lines
 from .input.ranges import is_plain_file
 from .input.timeline import read_timeline_blocks
 from .judge.bans import BanCheck, ban_claims, fail2ban_matches
-from .judge.checks import Check, HeloCheckResult, lookup_and_check
+from .judge.checks import Check, HeloCheckResult, check_helo, dns_query_name, lookup_and_check
 from .judge.dns import DnsStatus, HostResolver
 from .judge.dns_resolver import DnsResolver
+from .judge.resolver_check import disagreement, distrusted, proven_names
 from .judge.spf import SpfOutcome, SpfRechecks, check_many
 from .judge.verdict import DEFAULT_WEIGHTS, Label, Verdict, Weights, best_spf, judge
 from .model import ALL_KINDS, EVERYTHING, InputFormat, TokenizerStats, Window
 from .parse import Tokenizer
-from .postfix.config import ServerIdentity
+from .postfix.config import ServerIdentity, enforces_unknown_check
 from .postfix.helo_access import (
     HeloAccessTable,
     decide_entry,
@@ -120,6 +121,8 @@ class Analysis:
     """SPF re-checks (client address, domain) the DNS deadline left undone."""
     dns_deadline: float | None = None
     """The deadline in seconds, when a real resolver had one."""
+    resolver_disagrees: str | None = None
+    """One line when the resolver contradicted Postfix: the findings then ignore its answers."""
 
     @property
     def suggestions(self) -> list[Finding]:
@@ -218,10 +221,10 @@ def _finding(
                                     options.server, options.helo_access)
             why_not, client_access = decision.refused, decision.client_access
             if why_not is None:
-                access_line = format_entry(sender.helo, _comments(sender, check, verdict))
+                access_line = format_entry(sender.helo, _comments(sender, check, verdict, dns))
             elif decision.commented:
                 access_option = format_commented_entry(
-                    sender.helo, _comments(sender, check, verdict), why_not)
+                    sender.helo, _comments(sender, check, verdict, dns), why_not)
     first = sender.first_seen or datetime.min
     return Finding(
         helo=sender.helo,
@@ -270,7 +273,15 @@ RESTRICTION = {
 }
 
 
-def _comments(sender: SenderStats, check: Check, verdict: Verdict) -> list[str]:
+# DNS answers that tell a name Postfix could not find from a passing DNS hiccup.
+_DEFINITE = frozenset({DnsStatus.NXDOMAIN.value, DnsStatus.NODATA.value,
+                       DnsStatus.MALFORMED.value, "not_queried"})
+MAYBE_TEMPORARY = ("its 450 Host not found may have been a temporary DNS failure at the time "
+                   "(Postfix logs the same reply for SERVFAIL and timeouts) and DNS here did not "
+                   "confirm it: check that the name still fails before adding it")
+
+
+def _comments(sender: SenderStats, check: Check, verdict: Verdict, dns: str) -> list[str]:
     """The ``#`` lines above a suggested entry: who, what fired, and why we trust it."""
     first = sender.first_seen or datetime.min
     last = sender.last_seen or first
@@ -282,7 +293,16 @@ def _comments(sender: SenderStats, check: Check, verdict: Verdict) -> list[str]:
         f"{sender.client_name}[{sender.client_ip}] failed {RESTRICTION[check]}, "
         f"{sender.sessions} session{plural} {span}",
         f"{verdict.label.value} ({verdict.score:+g}): " + "; ".join(verdict.summary[:4]),
+        *([MAYBE_TEMPORARY] if _maybe_temporary(sender, check, dns) else []),
     ]
+
+
+def _maybe_temporary(sender: SenderStats, check: Check, dns: str) -> bool:
+    """A logged ``450 ... Host not found`` that DNS now neither confirms nor refutes
+    (``--no-dns``, a failed or distrusted resolver)."""
+    return (check is Check.UNKNOWN and dns not in _DEFINITE
+            and any(r.startswith("450 ") and "Host not found" in r
+                    for r in (sender.replies or [sender.first_reply])))
 
 
 def _sender_domain(sender: SenderStats) -> str:
@@ -320,6 +340,8 @@ class Judged:
     """Lookups the DNS deadline left unanswered."""
     spf_deadline_pairs: int
     """SPF re-checks the DNS deadline left undone."""
+    resolver_disagrees: str | None = None
+    """The warning when the resolver contradicted Postfix (the findings then ignore DNS)."""
 
     def into(self, analysis: Analysis, resolver: HostResolver) -> Analysis:
         """``analysis`` with these findings and counts."""
@@ -328,6 +350,7 @@ class Judged:
         analysis.dns_temporary = self.dns_temporary
         analysis.dns_deadline_names = self.dns_deadline_names
         analysis.spf_deadline_pairs = self.spf_deadline_pairs
+        analysis.resolver_disagrees = self.resolver_disagrees
         analysis.dns_deadline = getattr(resolver, "deadline", None)
         return analysis
 
@@ -343,9 +366,21 @@ def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> Judged:
     # all of ``traffic`` again.
     with rare_gc_passes():
         results, lookups = lookup_and_check(helos, options.resolver)
+        proven = _proven_names(traffic, results, options)
+        disagrees = disagreement(proven, lookups)
+        distrust = disagrees is not None and disagrees.definite
+        if distrust:
+            # Nothing rests on "no such host" answers that contradict Postfix's.
+            trusted = distrusted(lookups)
+            results = {name: check_helo(name, trusted.get(dns_query_name(name) or ""))
+                       for name in helos}
+        # A HELO Postfix accepted under the unknown check passed it: a "would be
+        # rejected" from today's DNS contradicts Postfix, not the sender.
         candidates = [s for s in traffic.senders.values()
-                      if _check_of(s, results.get(s.helo)) is not None]
-        rechecks = _recheck_spf(candidates, options)
+                      if (check := _check_of(s, results.get(s.helo))) is not None
+                      and not (check is Check.UNKNOWN and not s.logged_checks
+                               and s.helo in proven)]
+        rechecks = SpfRechecks({}) if distrust else _recheck_spf(candidates, options)
         findings = []
         for sender in candidates:
             # The sender's domain keys the SPF re-checks; without any, skip finding it.
@@ -358,7 +393,18 @@ def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> Judged:
                                      -f.verdict.score, f.first_seen, f.client_ip, f.helo))
     temporary = sum(1 for lk in lookups.values() if lk.status.is_temporary)
     late = sum(1 for lk in lookups.values() if lk.status is DnsStatus.DEADLINE)
-    return Judged(findings, len(lookups), temporary, late, len(rechecks.missed))
+    return Judged(findings, len(lookups), temporary, late, len(rechecks.missed),
+                  disagrees.warning() if disagrees is not None else None)
+
+
+def _proven_names(traffic: Traffic, results: dict[str, HeloCheckResult],
+                  options: AnalyzeOptions) -> set[str]:
+    """HELO names Postfix accepted under the unknown check (see judge/resolver_check.py)."""
+    table = options.helo_access
+    permitted = {s.helo for s in traffic.senders.values()
+                 if s.accepted and table is not None and table.permits(s.helo)}
+    return proven_names(traffic, results, enforces_unknown_check(options.server), permitted,
+                        options.server.owns_address)
 
 
 def analyze_lines(lines: Iterable[str], options: AnalyzeOptions) -> Analysis:

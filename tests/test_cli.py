@@ -189,7 +189,8 @@ def test_one_dns_deadline_ends_the_run_and_says_what_is_missing(truncate: bool) 
     assert result.returncode == 0, result.stderr
     assert elapsed < 3 + MARGIN
     assert server.queries and (server.connections if truncate else True)
-    (warning,) = [line for line in result.stderr.splitlines() if "deadline" in line]
+    (warning,) = [line for line in result.stderr.splitlines()
+                  if line.startswith("warning: DNS deadline")]
     assert warning.startswith("warning: DNS deadline (3 s) reached: 36 of 36 HELO names "
                               "unanswered (dns: deadline)"), warning
     assert "run again with a longer --dns-deadline" in warning
@@ -219,7 +220,8 @@ def test_spf_rechecks_are_inside_the_same_deadline() -> None:
     assert result.returncode == 0, result.stderr
     assert elapsed < 4 + MARGIN
     assert "could not be resolved" in result.stderr  # the HELO lookups: real timeouts
-    (warning,) = [line for line in result.stderr.splitlines() if "deadline" in line]
+    (warning,) = [line for line in result.stderr.splitlines()
+                  if line.startswith("warning: DNS deadline")]
     assert "SPF re-checks not done" in warning and "HELO names" not in warning, warning
     rows = json.loads(result.stdout)
     assert {r["dns"] for r in rows} <= {"timeout", "not_queried"}

@@ -221,7 +221,7 @@ class SenderStats(_Names):
                  "helo_required_rejects", "queued", "_first_reply_at", "_day", "_days",
                  "_logged_checks", "_spf",
                  "_senders", "_recipients", "_reject_days", "_replies",
-                 "first_refused", "last_refused")
+                 "first_refused", "last_refused", "_accepted")
 
     def __init__(self, client_ip: str, helo: str) -> None:
         self.client_ip = client_ip
@@ -251,6 +251,13 @@ class SenderStats(_Names):
         # The first and last reject line of its sessions a HELO check really rejected.
         self.first_refused: datetime | None = None
         self.last_refused: datetime | None = None
+        self._accepted: dict[str, datetime] | None = None
+
+    @property
+    def accepted(self) -> dict[str, datetime]:
+        """smtpd service -> the start of its latest session that got mail queued with no
+        HELO reject or warning: Postfix let this HELO through its HELO checks then."""
+        return self._accepted if self._accepted is not None else {}
 
     def __repr__(self) -> str:
         return (f"SenderStats(client_ip={self.client_ip!r}, helo={self.helo!r}, "
@@ -345,6 +352,17 @@ class SenderStats(_Names):
         self._replies = capped_union(self._replies, other._replies, _KEEP_REPLIES)
         self.first_refused = earlier(self.first_refused, other.first_refused)
         self.last_refused = later(self.last_refused, other.last_refused)
+        for service, when in other.accepted.items():
+            _note_accepted(self, service, when)
+
+
+def _note_accepted(sender: SenderStats, service: str, when: datetime) -> None:
+    accepted = sender._accepted
+    if accepted is None:
+        accepted = sender._accepted = {}
+    seen = accepted.get(service)
+    if seen is None or when > seen:
+        accepted[service] = when
 
 
 @dataclass(slots=True)
@@ -355,6 +373,9 @@ class Traffic:
     clients: dict[str, ClientStats] = field(default_factory=dict)
     sessions: int = 0
     sessions_with_helo: int = 0
+    unknown_check_since: dict[str, datetime] = field(default_factory=dict)
+    """smtpd service -> its first reject (not a warning) by reject_unknown_helo_hostname:
+    from then on the check was in force there."""
 
     def merge(self, other: Traffic) -> None:
         """Add the traffic of a later part of the log (parallel reading) to this one.
@@ -363,6 +384,9 @@ class Traffic:
         """
         self.sessions += other.sessions
         self.sessions_with_helo += other.sessions_with_helo
+        for service, when in other.unknown_check_since.items():
+            self.unknown_check_since[service] = earlier(
+                self.unknown_check_since.get(service), when) or when
         clients = self.clients
         for ip, client in other.clients.items():
             mine = clients.get(ip)
@@ -457,6 +481,8 @@ def add_session(traffic: Traffic, session: SmtpSession) -> None:
     sender._add_day(start.date())
     if queued:
         sender.queued += queued
+        if helo and not helo_rejects:
+            _note_accepted(sender, session.service, start)
     if no_helo:
         sender.helo_required_rejects += 1
     if helo_rejects:
@@ -466,6 +492,12 @@ def add_session(traffic: Traffic, session: SmtpSession) -> None:
         for check in {r.helo_check for r in helo_rejects if r.helo_check is not None}:
             checks[check] += 1
         enforced = [r for r in helo_rejects if not r.warning]
+        for reject in enforced:
+            if reject.helo_check is Check.UNKNOWN:
+                since = traffic.unknown_check_since
+                since[session.service] = earlier(since.get(session.service), reject.time) \
+                    or reject.time
+                break
         if enforced:
             sender.enforced_rejects += 1
             if any(r.code // 100 == 4 for r in enforced):

@@ -223,6 +223,8 @@ def analyze_command(
     late = deadline_warning(analysis)
     if late:
         problems = [*problems, late]
+    if analysis.resolver_disagrees:
+        problems = [*problems, analysis.resolver_disagrees]
     for problem in problems:
         sys.stderr.write(f"warning: {problem}\n")
     if strict and problems:

@@ -274,7 +274,10 @@ def run_report(
                 warnings += stats.warnings
                 unparsed += tokenizer.stats.samples
                 cursors.append(new_cursor)
-            findings = judge_traffic(collector.traffic, options).findings
+            judged = judge_traffic(collector.traffic, options)
+            findings = judged.findings
+            if judged.resolver_disagrees:
+                warnings.append(judged.resolver_disagrees)
             keys = set(collector.traffic.senders) | {(f.client_ip, f.helo) for f in findings}
             history = state.history(keys)
             passing = _now_passing(state, collector, findings, options, history)

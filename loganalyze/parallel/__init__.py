@@ -189,7 +189,8 @@ def _work(tasks: Sequence[Task], order: Sequence[int], settings: RunSettings, ta
             return
         traffic = part.traffic
         part.traffic = Traffic(sessions=traffic.sessions,
-                               sessions_with_helo=traffic.sessions_with_helo)
+                               sessions_with_helo=traffic.sessions_with_helo,
+                               unknown_check_since=traffic.unknown_check_since)
         results.put((index, "part", part))
         del part
         for name in ("clients", "senders"):

@@ -156,6 +156,14 @@ _HELO_CHECKS = ("reject_invalid_helo_hostname", "reject_non_fqdn_helo_hostname",
                 "reject_non_fqdn_hostname", "reject_unknown_hostname")
 
 
+def enforces_unknown_check(identity: ServerIdentity) -> bool:
+    """True when smtpd_helo_restrictions has reject_unknown_helo_hostname, not under
+    warn_if_reject (which only logs what it would reject)."""
+    items = [i.lower() for i in _split(identity.helo_restrictions)]
+    return any(item in ("reject_unknown_helo_hostname", "reject_unknown_hostname")
+               and (n == 0 or items[n - 1] != "warn_if_reject") for n, item in enumerate(items))
+
+
 def restriction_advice(identity: ServerIdentity) -> str | None:
     """A warning when helo_access entries could not work with these restrictions.
 
