@@ -35,6 +35,7 @@ from .postfix.helo_access import (
     format_commented_entry,
     format_entry,
 )
+from .postfix.learned import learn_identity
 from .sessions import SessionStats
 
 # Resolvers that can answer the single questions SPF needs.
@@ -123,6 +124,8 @@ class Analysis:
     """The deadline in seconds, when a real resolver had one."""
     resolver_disagrees: str | None = None
     """One line when the resolver contradicted Postfix: the findings then ignore its answers."""
+    server: ServerIdentity | None = None
+    """The server identity used (names learned from the log when main.cf was missing)."""
 
     @property
     def suggestions(self) -> list[Finding]:
@@ -342,6 +345,9 @@ class Judged:
     """SPF re-checks the DNS deadline left undone."""
     resolver_disagrees: str | None = None
     """The warning when the resolver contradicted Postfix (the findings then ignore DNS)."""
+    server: ServerIdentity | None = None
+    """The server's identity the findings were judged with (with the names learned
+    from the log when there was no main.cf)."""
 
     def into(self, analysis: Analysis, resolver: HostResolver) -> Analysis:
         """``analysis`` with these findings and counts."""
@@ -351,6 +357,7 @@ class Judged:
         analysis.dns_deadline_names = self.dns_deadline_names
         analysis.spf_deadline_pairs = self.spf_deadline_pairs
         analysis.resolver_disagrees = self.resolver_disagrees
+        analysis.server = self.server
         analysis.dns_deadline = getattr(resolver, "deadline", None)
         return analysis
 
@@ -361,6 +368,8 @@ def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> Judged:
     All of it shares the resolver's one DNS deadline; what the deadline cuts off
     is counted, and the findings it touches are never suggested.
     """
+    if options.server.learn_from_log:
+        options = replace(options, server=learn_identity(options.server, traffic))
     helos = sorted({s.helo for s in traffic.senders.values() if s.helo})
     # Many small objects and no reference cycles: each full collection would walk
     # all of ``traffic`` again.
@@ -394,7 +403,7 @@ def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> Judged:
     temporary = sum(1 for lk in lookups.values() if lk.status.is_temporary)
     late = sum(1 for lk in lookups.values() if lk.status is DnsStatus.DEADLINE)
     return Judged(findings, len(lookups), temporary, late, len(rechecks.missed),
-                  disagrees.warning() if disagrees is not None else None)
+                  disagrees.warning() if disagrees is not None else None, options.server)
 
 
 def _proven_names(traffic: Traffic, results: dict[str, HeloCheckResult],

@@ -373,6 +373,8 @@ class Traffic:
     clients: dict[str, ClientStats] = field(default_factory=dict)
     sessions: int = 0
     sessions_with_helo: int = 0
+    hosts: Counter[str] = field(default_factory=Counter)
+    """Syslog host field -> smtpd sessions logged under it (the mail server's own name)."""
     unknown_check_since: dict[str, datetime] = field(default_factory=dict)
     """smtpd service -> its first reject (not a warning) by reject_unknown_helo_hostname:
     from then on the check was in force there."""
@@ -384,6 +386,7 @@ class Traffic:
         """
         self.sessions += other.sessions
         self.sessions_with_helo += other.sessions_with_helo
+        self.hosts.update(other.hosts)
         for service, when in other.unknown_check_since.items():
             self.unknown_check_since[service] = earlier(
                 self.unknown_check_since.get(service), when) or when
@@ -415,6 +418,8 @@ def _domain_of(address: str) -> str:
 def add_session(traffic: Traffic, session: SmtpSession) -> None:
     """Fold one finished session into ``traffic``."""
     traffic.sessions += 1
+    hosts = traffic.hosts
+    hosts[session.host] = hosts.get(session.host, 0) + 1
     ip = session.client_ip
     client = traffic.clients.get(ip)
     if client is None:

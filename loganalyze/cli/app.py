@@ -45,6 +45,7 @@ from ..postfix.access_table import (
 )
 from ..postfix.config import restriction_advice
 from ..postfix.helo_access import load_helo_access
+from ..postfix.learned import learned_note
 from ..progress import progress
 from .help import CONTEXT, PlainCommand, PlainGroup, VersionOpt, usage_message, with_examples
 from .options import (
@@ -180,6 +181,7 @@ def analyze_command(
             analysis = analyze_logs(logs, options)
     except LogAnalyzeError as exc:
         fail(str(exc))
+    server = analysis.server or server  # with the names learned from the log, if any
     findings = analysis.suggestions if suggest else analysis.findings
     options_text = render_domain_options(domain_options(analysis.findings, server))
     if output_format is OutputFormat.TABLE:
@@ -211,6 +213,9 @@ def analyze_command(
     sys.stdout.write(text)
     if not quiet:
         sys.stderr.write(render_summary(analysis))
+        note = learned_note(server)
+        if note:
+            sys.stderr.write(display_text(note) + "\n")
         advice = restriction_advice(server)
         if advice and analysis.suggestions:
             sys.stderr.write(f"warning: {advice}\n")

@@ -190,6 +190,7 @@ def _work(tasks: Sequence[Task], order: Sequence[int], settings: RunSettings, ta
         traffic = part.traffic
         part.traffic = Traffic(sessions=traffic.sessions,
                                sessions_with_helo=traffic.sessions_with_helo,
+                               hosts=traffic.hosts,
                                unknown_check_since=traffic.unknown_check_since)
         results.put((index, "part", part))
         del part

@@ -2,8 +2,10 @@
 
 A HELO that names our own host or domain is a forger's favourite, so the
 suggestion rules need ``myhostname``, ``mydomain``, ``mydestination`` and
-``mynetworks``. We read main.cf ourselves (``postconf`` may not be installed
-where the logs are analysed) and expand ``$name``/``${name}`` references.
+``mynetworks``. Without main.cf (or without ``myhostname`` in it) the names
+are learned from the log, never taken from the machine the analysis runs
+on. We read main.cf ourselves (``postconf`` may not be installed where the
+logs are analysed) and expand ``$name``/``${name}`` references.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ class ServerIdentity:
     """``mynetworks`` entries as written."""
     helo_restrictions: str = ""
     """``smtpd_helo_restrictions`` as written, for advice on where the table goes."""
+    learn_from_log: bool = False
+    """No main.cf said who we are: the pipeline learns the names from the log
+    (:mod:`loganalyze.postfix.learned`), never from the machine it runs on."""
+    learned: tuple[str, ...] = ()
+    """The names learned from the log, each with where it came from (for stderr)."""
 
     def owns_address(self, ip: str) -> bool:
         """True for a loopback address or one in ``mynetworks``: never a client-access entry
@@ -93,17 +100,13 @@ def _split(value: str) -> list[str]:
     return [v for v in re.split(r"[\s,]+", value) if v]
 
 
-def _this_host() -> str:
-    """This machine's fully qualified name (socket is imported only when it is needed)."""
-    import socket
-
-    return socket.getfqdn()
-
-
 def identity_from_params(params: dict[str, str]) -> ServerIdentity:
     """Build a :class:`ServerIdentity` from main.cf parameters (Postfix defaults filled in)."""
     params = dict(params)
-    myhostname = params.get("myhostname") or _this_host()
+    # Without myhostname Postfix uses the host name of the machine it runs on, which
+    # need not be this one (a copy of the config, logs analysed elsewhere): learn it
+    # from the log instead.
+    myhostname = params.get("myhostname", "")
     params["myhostname"] = myhostname
     params.setdefault("mydomain", myhostname.partition(".")[2] or "localdomain")
     params.setdefault("mydestination", "$myhostname, localhost.$mydomain, localhost")
@@ -114,6 +117,7 @@ def identity_from_params(params: dict[str, str]) -> ServerIdentity:
             continue  # a lookup table, not a name
         domains.add(item.lower().rstrip("."))
     domains.discard("localhost")
+    domains.discard("")
     networks = tuple(
         n for n in _split(_expand(params.get("mynetworks", ""), params)) if "/" in n or "." in n
     )
@@ -122,6 +126,7 @@ def identity_from_params(params: dict[str, str]) -> ServerIdentity:
         domains=frozenset(d for d in domains if d),
         networks=networks,
         helo_restrictions=_expand(params.get("smtpd_helo_restrictions", ""), params),
+        learn_from_log=not myhostname,
     )
 
 
@@ -140,15 +145,24 @@ def load_identity(config_dir: str | Path) -> ServerIdentity:
     return identity_from_params(parse_main_cf(text))
 
 
+def default_config_dir() -> Path:
+    """Where main.cf is by default: ``$MAIL_CONFIG`` (as for Postfix's own commands),
+    else /etc/postfix."""
+    import os
+
+    return Path(os.environ.get("MAIL_CONFIG") or "/etc/postfix")
+
+
 def default_identity() -> ServerIdentity:
-    """/etc/postfix/main.cf when it exists, else this machine's host name only."""
-    main_cf = Path("/etc/postfix/main.cf")
+    """main.cf in :func:`default_config_dir` when it exists, else nothing yet: the
+    names come from the log."""
+    main_cf = default_config_dir() / "main.cf"
     if main_cf.is_file():
         try:
             return load_identity(main_cf)
         except ConfigError:
             pass
-    return identity_from_params({})
+    return ServerIdentity(learn_from_log=True)
 
 
 _HELO_CHECKS = ("reject_invalid_helo_hostname", "reject_non_fqdn_helo_hostname",
