@@ -6,15 +6,18 @@ Postfix reads it, checked against the real ``postmap -q``.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from loganalyze.judge.dns import NoDnsResolver
+from loganalyze.judge.dns_resolver import DnsResolver
 from loganalyze.output import render_client_access, render_helo_access
-from loganalyze.pipeline import AnalyzeOptions, Finding, analyze_lines
+from loganalyze.pipeline import AnalyzeOptions, Finding, analyze_lines, analyze_logs
 from loganalyze.postfix.access_table import merge_table, review_table
 from loganalyze.postfix.config import identity_from_params, load_identity
 from loganalyze.postfix.helo_access import parse_helo_access
@@ -134,3 +137,40 @@ def test_no_client_entry_for_loopback() -> None:
     moved = [line.replace("198.51.100.140", "127.0.0.5") for line in BARE]
     finding = run(moved)["127.0.0.5"]
     assert not finding.client_access
+
+
+FAULTS = REPO / "fixtures" / "lab" / "recorded" / "faults-admin-table"
+
+
+def test_real_postfix_recording_of_the_admins_table(dns_server: Any) -> None:
+    """fixtures/lab faults-admin-table: Postfix 3.7.11 consulted 'blocked-partner.example
+    DUNNO' by the parent domain and 'mail.held-vendor.example HOLD', then still refused
+    both with reject_unknown_helo_hostname."""
+    scenario = json.loads((REPO / "fixtures" / "lab" / "scenarios"
+                           / "faults-admin-table.json").read_text())
+    text = "".join(f"{k} {v}\n" for k, v in scenario["server"]["helo_access"].items())
+    server = dns_server(json.loads((FAULTS / "zones.json").read_text()))
+    lab = identity_from_params({"myhostname": "mx.example.net", "mydomain": "example.net"})
+
+    def replay(table: str | None) -> dict[str, Finding]:
+        options = AnalyzeOptions(resolver=DnsResolver([server.address], timeout=0.5,
+                                                      deadline=20),
+                                 server=lab, helo_access=parse_helo_access(table) if table else None)
+        analysis = analyze_logs([str(FAULTS / "mail.log")], options)
+        return {f.helo: f for f in analysis.findings}
+
+    without = replay(None)
+    assert {"relay.blocked-partner.example", "mail.held-vendor.example"} <= {
+        helo for helo, f in without.items() if f.suggested}
+    found = replay(text)
+    assert found["relay.blocked-partner.example"].not_suggested_because == (
+        "your helo_access entry 'blocked-partner.example' says DUNNO: "
+        "nothing is suggested against it")
+    assert "says HOLD" in (found["mail.held-vendor.example"].not_suggested_because or "")
+    assert not any(f.suggested for f in found.values())
+    bare = found["brandt-metallbau.de"]
+    assert bare.verdict.label.value == "legitimate" and bare.client_access
+    assert (bare.access_option or "").endswith("\n# brandt-metallbau.de OK")
+    items = review_table(parse_helo_access(text), set(found), list(found.values()), {})
+    assert {(i.key, i.status) for i in items} == {("blocked-partner.example", "conflict"),
+                                                  ("mail.held-vendor.example", "conflict")}
