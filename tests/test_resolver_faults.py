@@ -18,8 +18,9 @@ import pytest
 
 from loganalyze.judge.dns import NoDnsResolver
 from loganalyze.judge.dns_resolver import DnsResolver
-from loganalyze.pipeline import MAYBE_TEMPORARY, Analysis, AnalyzeOptions, analyze_logs
+from loganalyze.pipeline import Analysis, AnalyzeOptions, analyze_logs
 from loganalyze.postfix.config import identity_from_params, parse_main_cf
+from loganalyze.postfix.entry_notes import MAYBE_TEMPORARY
 from loganalyze.postfix.helo_access import parse_helo_access
 
 try:

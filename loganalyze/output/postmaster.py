@@ -174,7 +174,7 @@ def _paragraph(text: str) -> list[str]:
 
 def render_note(finding: Finding, server: ServerIdentity, tz: tzinfo | None = None) -> str:
     """The message for one sender (headers, a blank line, the body)."""
-    from ..pipeline import RESTRICTION  # the stage that names the restrictions
+    from ..postfix.entry_notes import RESTRICTION  # the module that names the restrictions
 
     ours = our_domain(server)
     theirs = their_domain(finding)
