@@ -29,6 +29,9 @@ class ServerIdentity:
     """``mynetworks`` entries as written."""
     helo_restrictions: str = ""
     """``smtpd_helo_restrictions`` as written, for advice on where the table goes."""
+    origin: str = ""
+    """``myorigin`` expanded: the domain locally posted mail comes from (Debian sets it to
+    the file ``/etc/mailname``; :func:`mail_origin` reads that)."""
 
     def owns(self, name: str) -> bool:
         """True when ``name`` is one of our host names or in one of our domains."""
@@ -102,7 +105,23 @@ def identity_from_params(params: dict[str, str]) -> ServerIdentity:
         domains=frozenset(d for d in domains if d),
         networks=networks,
         helo_restrictions=_expand(params.get("smtpd_helo_restrictions", ""), params),
+        origin=_expand(params.get("myorigin", "$myhostname"), params).strip(),
     )
+
+
+def mail_origin(identity: ServerIdentity) -> str:
+    """The domain our own mail comes from: ``myorigin``, whose value may be a file
+    holding the name (Debian's ``/etc/mailname``), else ``myhostname``."""
+    origin = identity.origin
+    if origin.startswith("/"):
+        try:
+            with open(origin, encoding="utf-8", errors="replace") as f:
+                origin = f.readline().strip()
+        except OSError:
+            origin = ""
+    if not origin or any(c.isspace() for c in origin):
+        origin = min(identity.hostnames, default="") or _this_host()
+    return origin.lower().rstrip(".")
 
 
 def load_identity(config_dir: str | Path) -> ServerIdentity:
