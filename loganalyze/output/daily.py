@@ -49,7 +49,8 @@ def _wrap(text: str, first: str, rest: str | None = None, width: int = WIDTH) ->
     ) or [first.rstrip()]
 
 
-def _clip(text: str, size: int) -> str:
+def clip_text(text: str, size: int) -> str:
+    """Escaped, and at most ``size`` characters (an ellipsis marks a cut)."""
     text = display_text(text)
     return text if len(text) <= size else text[: size - 1] + "…"
 
@@ -163,7 +164,7 @@ def render_text(report: DailyReport) -> str:
         out += _heading("Top rejected HELO names")
         out.append(f"  {'sessions':>8}  {'clients':>7}  HELO")
         for helo, sessions, clients in report.top_helos:
-            out.append(f"  {sessions:>8}  {clients:>7}  {_clip(helo, WIDTH - 23)}")
+            out.append(f"  {sessions:>8}  {clients:>7}  {clip_text(helo, WIDTH - 23)}")
 
     notes = _history_notes(report)
     if notes:

@@ -10,7 +10,6 @@ the Subject, and the stdlib policy refuses CR/LF in any header on top of that.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from email.errors import HeaderParseError
@@ -21,10 +20,9 @@ from email.utils import format_datetime, make_msgid
 
 from ..daily.records import DailyReport
 from ..errors import ConfigError
-from .daily import CHART_ALT, chart_png, html_report, render_text
+from .daily import CHART_ALT, chart_png, clip_text, html_report, render_text
 from .escape import display_text
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _NO_DOMAIN = "addr-spec local part with no domain"  # the parser's words: a bare local part
 _SUBJECT_HOSTS = 3
 _HOST_CHARS = 64
@@ -35,7 +33,7 @@ def parse_addresses(values: Sequence[str], origin: str, option: str) -> list[Add
     gets ``@origin``, as Postfix's ``append_at_myorigin`` does."""
     out: list[Address] = []
     for value in values:
-        if _CONTROL.search(value):
+        if display_text(value) != value:
             raise ConfigError(f"{option} {display_text(value)!r}: control characters are not "
                               "allowed in an address")
         try:
@@ -63,16 +61,11 @@ def _day_span(report: DailyReport) -> str:
     return f"{first:%Y-%m-%d}..{last:%Y-%m-%d}"
 
 
-def _clip(text: str, size: int) -> str:
-    text = display_text(text)
-    return text if len(text) <= size else text[: size - 1] + "…"
-
-
 def subject(report: DailyReport, fallback_host: str) -> str:
     """``Postfix HELO report for mx: 2026-08-16, 3 suggestions``; the host names are
     the log's (escaped, at most three, each clipped)."""
-    hosts = [_clip(h, _HOST_CHARS) for h in report.hosts[:_SUBJECT_HOSTS]] or \
-        [_clip(fallback_host, _HOST_CHARS)]
+    hosts = [clip_text(h, _HOST_CHARS) for h in report.hosts[:_SUBJECT_HOSTS]] or \
+        [clip_text(fallback_host, _HOST_CHARS)]
     if len(report.hosts) > _SUBJECT_HOSTS:
         hosts.append(f"+{len(report.hosts) - _SUBJECT_HOSTS} more")
     count = len(report.suggestions)
