@@ -378,6 +378,20 @@ def test_sendmail_failing(tmp_path: Path) -> None:
             "/etc/postfix/main.cf: No such file or directory; the report is saved in") in line
 
 
+def test_sendmail_warnings_reach_stderr(tmp_path: Path) -> None:
+    # Postfix 3.7's postdrop with Postfix stopped: the message waits in the maildrop queue,
+    # sendmail exits 0, and the admin should hear why no mail arrives.
+    said = "postdrop: warning: unable to look up public/pickup: No such file or directory\n"
+    sendmail = stand_in(tmp_path / "bin", status=0, stderr=said)
+    log = tmp_path / "mail.log"
+    log.write_text("\n".join(day_lines(14, "unknown")) + "\n")
+    result = report(str(log), "--state", str(tmp_path / "state.sqlite"), *GOLDEN_ARGS,
+                    "--mail-to", "postmaster@example.com", "--sendmail", str(sendmail))
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == f"{sendmail}: {said}"
+    check_message(parse((tmp_path / "bin" / "stdin.eml").read_bytes()))
+
+
 @pytest.mark.parametrize("smtp_server", [("nobody@example.com",)], indirect=True)
 def test_smtp_refuses_the_recipient(tmp_path: Path, smtp_server: tuple[Mailbox, int]) -> None:
     mailbox, port = smtp_server

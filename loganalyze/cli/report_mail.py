@@ -23,6 +23,7 @@ from ..output.delivery import (
     send_with_sendmail,
     send_with_smtp,
 )
+from ..postfix.config import mail_origin
 
 if TYPE_CHECKING:
     from email.headerregistry import Address
@@ -71,12 +72,13 @@ class MailPlan:
         return build_message(report, self.sender, self.recipients, when=when,
                              domain=self.domain)
 
-    def send(self, message: EmailMessage) -> None:
-        """Hand ``message`` over (:class:`~loganalyze.errors.DeliveryError` if refused)."""
+    def send(self, message: EmailMessage) -> list[str]:
+        """Hand ``message`` over (:class:`~loganalyze.errors.DeliveryError` if refused);
+        returns the warnings of a sendmail that took it."""
         if self.smtp is not None:
             send_with_smtp(message, self.smtp)
-        else:
-            send_with_sendmail(message, self.sendmail)
+            return []
+        return send_with_sendmail(message, self.sendmail)
 
     def via(self) -> str:
         """``via /usr/sbin/sendmail -t -i`` or ``via SMTP localhost:25``."""
@@ -96,7 +98,6 @@ def mail_plan(
     from email.headerregistry import Address
 
     from ..output.mime import parse_addresses
-    from ..postfix.config import mail_origin
 
     origin = mail_origin(identity)
     if mail_from is not None:
@@ -126,7 +127,7 @@ def mail_report(plan: MailPlan, report: DailyReport, when: datetime, unsent_dir:
         sys.stdout.flush()
         return
     try:
-        plan.send(message)
+        warnings = plan.send(message)
     except DeliveryError as exc:
         try:
             kept = f"the report is saved in {save_unsent(message, unsent_dir, when)}"
@@ -136,3 +137,5 @@ def mail_report(plan: MailPlan, report: DailyReport, when: datetime, unsent_dir:
             kept = "the report is on stdout"
         raise DeliveryError(f"mail not sent: {exc}; {kept}, and the next run reports "
                             "these lines again") from None
+    # Taken, but maybe not on its way (Postfix stopped): cron mails these lines.
+    sys.stderr.write("".join(f"{plan.sendmail}: {line}\n" for line in warnings))

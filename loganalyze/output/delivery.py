@@ -60,8 +60,10 @@ def _first_line(text: str) -> str:
     return display_text(lines[0][:200]) if lines else ""
 
 
-def send_with_sendmail(message: EmailMessage, sendmail: str = DEFAULT_SENDMAIL) -> None:
-    """Pipe ``message`` to ``sendmail -t -i``."""
+def send_with_sendmail(message: EmailMessage, sendmail: str = DEFAULT_SENDMAIL) -> list[str]:
+    """Pipe ``message`` to ``sendmail -t -i``; returns what it said while taking it (with
+    Postfix stopped, postdrop queues the message, exits 0 and warns ``unable to look up
+    public/pickup``: the admin should hear of that)."""
     try:
         done = subprocess.run([sendmail, "-t", "-i"], input=message.as_bytes(),
                               capture_output=True, timeout=300, check=False)
@@ -78,6 +80,8 @@ def send_with_sendmail(message: EmailMessage, sendmail: str = DEFAULT_SENDMAIL) 
         said = _first_line(done.stderr.decode("utf-8", "replace"))
         raise DeliveryError(f"{sendmail} -t -i exited with status {done.returncode}"
                             + (f": {said}" if said else ""))
+    said = done.stderr.decode("utf-8", "replace")
+    return [display_text(line.strip())[:300] for line in said.splitlines() if line.strip()]
 
 
 def send_with_smtp(message: EmailMessage, relay: SmtpRelay) -> None:
