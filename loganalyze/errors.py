@@ -25,3 +25,7 @@ class StateError(LogAnalyzeError):
 
 class StateLockedError(StateError):
     """Another report holds the lock on this state (the CLI exits 1, not 2)."""
+
+
+class DeliveryError(LogAnalyzeError):
+    """The mail system did not take the report (the CLI exits 1 and keeps the message)."""

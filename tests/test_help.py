@@ -134,7 +134,7 @@ ERRORS = [
      "loganalyze: error: --format xml: choose one of table, json "
      "(see 'loganalyze check --help')"),
     (("loganalyze", "report", "--format", "pdf"),
-     "loganalyze: error: --format pdf: choose one of text, html, json "
+     "loganalyze: error: --format pdf: choose one of text, html, json, mime "
      "(see 'loganalyze report --help')"),
     (("loganalyze", "report", "--tz", "Nowhere"),
      "loganalyze: error: --tz 'Nowhere' is not a time zone name (e.g. Europe/Berlin or UTC)"),

@@ -17,6 +17,7 @@ import typer
 
 from ..compat import parse_iso
 from ..output import ReportFormat
+from ..output.delivery import DEFAULT_SENDMAIL
 from .options import (
     CacheOpt,
     DeadlineOpt,
@@ -35,6 +36,7 @@ from .options import (
     server_identity,
     zone,
 )
+from .report_mail import MailFromOpt, MailToOpt, SendmailOpt, SmtpOpt, mail_plan, mail_report
 
 if TYPE_CHECKING:
     from ..daily.records import DailyReport
@@ -46,6 +48,7 @@ _JOURNAL = "journal:"
 REPORT_EXAMPLES = (
     "loganalyze report --helo-access /etc/postfix/helo_access",
     "loganalyze report --since yesterday --always -f html > report.html",
+    "loganalyze report --mail-to postmaster --helo-access /etc/postfix/helo_access",
 )
 
 
@@ -80,6 +83,10 @@ def report_command(
     always: Annotated[
         bool, typer.Option("--always", help="print the report even when nothing is new")
     ] = False,
+    mail_to: MailToOpt = None,
+    mail_from: MailFromOpt = None,
+    sendmail: SendmailOpt = DEFAULT_SENDMAIL,
+    smtp: SmtpOpt = None,
     nameserver: NameserverOpt = None,
     no_dns: NoDnsOpt = False,
     dns_timeout: TimeoutOpt = 2.0,
@@ -104,7 +111,7 @@ def report_command(
 
     from ..daily.run import ReportSettings, parse_when, run_report
     from ..daily.state import StateLockedError, default_state_path
-    from ..errors import LogAnalyzeError
+    from ..errors import DeliveryError, LogAnalyzeError
     from ..input.cursors import default_logs
     from ..output.daily import render
     from ..output.escape import display_text
@@ -123,12 +130,23 @@ def report_command(
             fail(f"--since ({window_start:%Y-%m-%d %H:%M}) is not before --until "
                   f"({window_end:%Y-%m-%d %H:%M})")
         server = server_identity(postfix_config)
+        mime = output_format is ReportFormat.MIME
+        if mail_to and output_format not in (ReportFormat.TEXT, ReportFormat.MIME):
+            fail(f"--mail-to sends text and HTML in one message: leave out --format "
+                 f"{output_format.value} (or use --format mime to print that message)")
+        mail = mail_plan(mail_to, mail_from, sendmail, smtp, server, mime=mime)
         table = load_helo_access(helo_access) if helo_access is not None else None
         state_path = state if state is not None else default_state_path()
         sources = list(logs) if logs else default_logs()
 
         def output(report: DailyReport) -> None:
-            if report.has_news or always:
+            if not (report.has_news or always):
+                return
+            if mail is not None:
+                # A refused mail raises: the state is rolled back, the message kept.
+                mail_report(mail, report, clock, state_path.parent / "unsent",
+                            print_mime=mime)
+            else:
                 sys.stdout.write(render(report, output_format))
                 sys.stdout.flush()
 
@@ -141,11 +159,17 @@ def report_command(
             )
             settings = ReportSettings(options, window_start, window_end, clock)
             report = run_report(sources, state_path, settings, output)
-        if not quiet and (report.has_news or always):
+        sent = mail is not None and not mime and (report.has_news or always)
+        if not quiet and (report.has_news or always) and (not sent or sys.stderr.isatty()):
             # Which sources were read, and from where: cron mails it with the report (a
-            # day with nothing new stays silent).
+            # day with nothing new stays silent, and so does a report mailed by us).
             sys.stderr.write(display_text("read " + "; ".join(report.read)) + "\n")
+        if sent and not quiet and sys.stderr.isatty() and mail is not None:
+            sys.stderr.write(f"report mailed to {', '.join(map(str, mail.recipients))} "
+                             f"{mail.via()}\n")
     except StateLockedError as exc:
+        fail(str(exc), 1)
+    except DeliveryError as exc:
         fail(str(exc), 1)
     except LogAnalyzeError as exc:
         fail(str(exc))

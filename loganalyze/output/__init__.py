@@ -73,6 +73,8 @@ class ReportFormat(StrEnum):
     TEXT = "text"
     HTML = "html"
     JSON = "json"
+    MIME = "mime"
+    """The mail (text and HTML parts) on stdout, for ``| sendmail -t -i``."""
 
 
 def write_findings(findings: Sequence[Finding], suggested: Sequence[Finding],

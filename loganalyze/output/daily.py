@@ -49,7 +49,8 @@ def _wrap(text: str, first: str, rest: str | None = None, width: int = WIDTH) ->
     ) or [first.rstrip()]
 
 
-def _clip(text: str, size: int) -> str:
+def clip_text(text: str, size: int) -> str:
+    """Escaped, and at most ``size`` characters (an ellipsis marks a cut)."""
     text = display_text(text)
     return text if len(text) <= size else text[: size - 1] + "…"
 
@@ -163,7 +164,7 @@ def render_text(report: DailyReport) -> str:
         out += _heading("Top rejected HELO names")
         out.append(f"  {'sessions':>8}  {'clients':>7}  HELO")
         for helo, sessions, clients in report.top_helos:
-            out.append(f"  {sessions:>8}  {clients:>7}  {_clip(helo, WIDTH - 23)}")
+            out.append(f"  {sessions:>8}  {clients:>7}  {clip_text(helo, WIDTH - 23)}")
 
     notes = _history_notes(report)
     if notes:
@@ -284,12 +285,40 @@ def _html_sender(row: SenderRow, first_report: bool) -> str:
         f"{'' if f.rejected else ' (warn only)'}<br>{f.sessions} session(s), {_e(_when(f))}"
         f"</td><td>{_e(f.verdict.label.value)} {f.verdict.score:+g}"
         f"{'<br>' + _e('; '.join(bits)) if bits else ''}</td>"
-        f"<td><ul>{evidence}</ul>{why}</td></tr>"
+        f"<td>{'<ul>' + evidence + '</ul>' if evidence else ''}{why}</td></tr>"
     )
 
 
+def _html_table(header: Sequence[str], rows: Sequence[str]) -> str:
+    """A table with its header row; ``rows`` are finished ``<tr>`` elements."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+_SENDER_HEADER = ("HELO and client", "check and sessions", "verdict", "evidence")
+
+CHART_ALT = "HELO rejects per hour by check"
+
+
+def chart_data_uri(png: bytes | None) -> str | None:
+    """The chart as a ``data:`` URI, for an HTML file opened in a browser (mail clients
+    block these: the mail refers to an inline part, see :mod:`.mime`)."""
+    if png is None:
+        return None
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def render_html(report: DailyReport) -> str:
-    """A self-contained HTML mail: summary, chart (embedded PNG), suggestions, history."""
+    """A self-contained HTML file: the chart embedded as a ``data:`` URI."""
+    return html_report(report, chart_data_uri(chart_png(report)))
+
+
+def html_report(report: DailyReport, chart_src: str | None) -> str:
+    """The HTML report: summary, chart, suggestions, history.
+
+    ``chart_src`` is the ``src`` of the chart's image (a ``data:`` URI, or a mail's
+    ``cid:`` URL); None gives the rejects per hour as a table instead.
+    """
     style = ("body{font-family:sans-serif;font-size:14px}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:4px;vertical-align:top;text-align:left}"
              "pre{background:#f6f6f6;padding:8px}")
@@ -307,33 +336,31 @@ def render_html(report: DailyReport) -> str:
         f"<tr><th>rejected senders</th><td>{len(report.senders)} ({new} new)</td></tr>"
         f"<tr><th>suggested</th><td>{len(report.suggestions)}</td></tr></table>"
     )
-    png = chart_png(report)
-    if png is not None:
-        data = base64.b64encode(png).decode("ascii")
-        parts.append(f'<p><img alt="HELO rejects per hour by check" '
-                     f'src="data:image/png;base64,{data}"></p>')
+    if chart_src:
+        parts.append(f'<p><img alt="{CHART_ALT}" src="{html.escape(chart_src)}"></p>')
     elif report.rejects_by_hour:
-        rows = "".join(
-            f"<tr><td>{hour:%Y-%m-%d %H}:00</td><td>{_e(_checks_line(counts))}</td></tr>"
-            for hour, counts in report.rejects_by_hour.items()
-        )
-        parts.append(f"<h3>HELO rejects per hour</h3><table>{rows}</table>")
+        rows = [f"<tr><td>{hour:%Y-%m-%d %H}:00</td><td>{_e(_checks_line(counts))}</td></tr>"
+                for hour, counts in report.rejects_by_hour.items()]
+        parts.append("<h3>HELO rejects per hour</h3>"
+                     + _html_table(("hour", "rejects by check"), rows))
     if report.suggestions:
-        rows = "".join(_html_sender(r, report.first_report) for r in report.suggestions)
-        parts.append(f"<h3>Suggested helo_access entries</h3><table>{rows}</table>")
+        rows = [_html_sender(r, report.first_report) for r in report.suggestions]
+        parts.append("<h3>Suggested helo_access entries</h3>"
+                     + _html_table(_SENDER_HEADER, rows))
         parts.append("<p>Paste into /etc/postfix/helo_access, then run "
                      "<code>postmap /etc/postfix/helo_access</code>:</p><pre>"
                      + html.escape("\n".join(_access_block(report.suggestions))) + "</pre>")
     others = [r for r in report.senders
               if not r.finding.suggested and r.finding.verdict.label is Label.LEGITIMATE]
     if others:
-        rows = "".join(_html_sender(r, report.first_report) for r in others)
-        parts.append(f"<h3>Legitimate, but not suggested</h3><table>{rows}</table>")
+        rows = [_html_sender(r, report.first_report) for r in others]
+        parts.append("<h3>Legitimate, but not suggested</h3>"
+                     + _html_table(_SENDER_HEADER, rows))
     if report.top_helos:
-        parts.append("<h3>Top rejected HELO names</h3><table><tr><th>sessions</th>"
-                     "<th>clients</th><th>HELO</th></tr>" + "".join(
-                         f"<tr><td>{n}</td><td>{c}</td><td>{_e(h)}</td></tr>"
-                         for h, n, c in report.top_helos) + "</table>")
+        rows = [f"<tr><td>{n}</td><td>{c}</td><td>{_e(h)}</td></tr>"
+                for h, n, c in report.top_helos]
+        parts.append("<h3>Top rejected HELO names</h3>"
+                     + _html_table(("sessions", "clients", "HELO"), rows))
     notes = _history_notes(report)
     if notes:
         parts.append("<h3>History</h3><ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes)
@@ -343,7 +370,9 @@ def render_html(report: DailyReport) -> str:
 
 
 def render(report: DailyReport, output_format: ReportFormat) -> str:
-    """Render in the chosen format."""
+    """Render in the chosen format (not mime: that is a message, see :mod:`.mime`)."""
+    if output_format is ReportFormat.MIME:
+        raise ValueError("the mime format is built by loganalyze.output.mime.build_message")
     if output_format is ReportFormat.JSON:
         return render_json(report)
     if output_format is ReportFormat.HTML:

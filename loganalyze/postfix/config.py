@@ -37,6 +37,9 @@ class ServerIdentity:
     (:mod:`loganalyze.postfix.learned`), never from the machine it runs on."""
     learned: tuple[str, ...] = ()
     """The names learned from the log, each with where it came from (for stderr)."""
+    origin: str = ""
+    """``myorigin`` expanded: the domain locally posted mail comes from (Debian sets it to
+    the file ``/etc/mailname``; :func:`mail_origin` reads that)."""
 
     def owns_address(self, ip: str) -> bool:
         """True for a loopback address or one in ``mynetworks``: never a client-access entry
@@ -127,7 +130,23 @@ def identity_from_params(params: dict[str, str]) -> ServerIdentity:
         networks=networks,
         helo_restrictions=_expand(params.get("smtpd_helo_restrictions", ""), params),
         learn_from_log=not myhostname,
+        origin=_expand(params.get("myorigin", "$myhostname"), params).strip(),
     )
+
+
+def mail_origin(identity: ServerIdentity) -> str:
+    """The domain our own mail comes from: ``myorigin``, whose value may be a file
+    holding the name (Debian's ``/etc/mailname``), else ``myhostname``."""
+    origin = identity.origin
+    if origin.startswith("/"):
+        try:
+            with open(origin, encoding="utf-8", errors="replace") as f:
+                origin = f.readline().strip()
+        except OSError:
+            origin = ""
+    if not origin or any(c.isspace() for c in origin):
+        origin = min(identity.hostnames, default="") or _this_host()
+    return origin.lower().rstrip(".")
 
 
 def load_identity(config_dir: str | Path) -> ServerIdentity:
