@@ -134,6 +134,14 @@ def identity_from_params(params: dict[str, str]) -> ServerIdentity:
     )
 
 
+def _sending_host() -> str:
+    """The name of the machine that sends the report: right for a From address, though
+    never for the mail server's own names (those come from main.cf or the log)."""
+    import socket  # only when a report is mailed without myorigin or myhostname
+
+    return socket.getfqdn()
+
+
 def mail_origin(identity: ServerIdentity) -> str:
     """The domain our own mail comes from: ``myorigin``, whose value may be a file
     holding the name (Debian's ``/etc/mailname``), else ``myhostname``."""
@@ -145,7 +153,7 @@ def mail_origin(identity: ServerIdentity) -> str:
         except OSError:
             origin = ""
     if not origin or any(c.isspace() for c in origin):
-        origin = min(identity.hostnames, default="") or _this_host()
+        origin = min(identity.hostnames, default="") or _sending_host()
     return origin.lower().rstrip(".")
 
 
