@@ -18,6 +18,7 @@ from ..aggregate import ClientStats, SenderStats
 from ..compat import StrEnum, toml_module
 from ..errors import ConfigError
 from .domains import is_access_line_name, is_generic_name, registered_domain, same_organisation
+from .hostname import utf8_hostname_ace
 from .spf import SpfOutcome
 
 
@@ -213,7 +214,8 @@ def _relation_evidence(sender: SenderStats, w: Weights, spf_pass: bool) -> list[
     proven; without that, a HELO in the sender's domain is two claims of the client's."""
     out: list[Evidence] = []
     name = sender.client_name
-    helo = sender.helo.rstrip(".")
+    # A raw UTF-8 HELO is compared in its ACE form, the form DNS names are in.
+    helo = (utf8_hostname_ace(sender.helo) or sender.helo).rstrip(".")
     # Lower-case the distinct domains, not every address (most share a few domains).
     raw_domains = {s.rpartition("@")[2] for s in sender.senders if "@" in s}
     domains = sorted({d.lower() for d in raw_domains})

@@ -29,6 +29,9 @@ class ServerIdentity:
     """``mynetworks`` entries as written."""
     helo_restrictions: str = ""
     """``smtpd_helo_restrictions`` as written, for advice on where the table goes."""
+    smtputf8: bool | None = None
+    """``smtputf8_enable`` as main.cf sets it (or its default there); None without a main.cf.
+    Only with it on does smtpd keep a raw UTF-8 HELO, so only then can a UTF-8 key match."""
 
     def owns(self, name: str) -> bool:
         """True when ``name`` is one of our host names or in one of our domains."""
@@ -80,8 +83,28 @@ def _this_host() -> str:
     return socket.getfqdn()
 
 
-def identity_from_params(params: dict[str, str]) -> ServerIdentity:
-    """Build a :class:`ServerIdentity` from main.cf parameters (Postfix defaults filled in)."""
+def smtputf8_enabled(params: dict[str, str]) -> bool | None:
+    """``smtputf8_enable`` of these main.cf parameters, None when it cannot be told.
+
+    Postfix's default is ``yes`` from ``compatibility_level`` 1 on, and the level
+    defaults to 0 when main.cf does not set it.
+    """
+    value = _expand(params.get("smtputf8_enable", ""), params).strip().lower()
+    if value in ("yes", "no"):
+        return value == "yes"
+    if value:
+        return None  # an expression we do not evaluate
+    level = _expand(params.get("compatibility_level", "0"), params).strip()
+    major = level.split(".", 1)[0]
+    return int(major) >= 1 if major.isdigit() else None
+
+
+def identity_from_params(params: dict[str, str], *, main_cf: bool = True) -> ServerIdentity:
+    """Build a :class:`ServerIdentity` from main.cf parameters (Postfix defaults filled in).
+
+    ``main_cf`` False: there is no main.cf (``params`` empty), so what depends on
+    its settings (``smtputf8``) is left unknown.
+    """
     params = dict(params)
     myhostname = params.get("myhostname") or _this_host()
     params["myhostname"] = myhostname
@@ -102,6 +125,7 @@ def identity_from_params(params: dict[str, str]) -> ServerIdentity:
         domains=frozenset(d for d in domains if d),
         networks=networks,
         helo_restrictions=_expand(params.get("smtpd_helo_restrictions", ""), params),
+        smtputf8=smtputf8_enabled(params) if main_cf else None,
     )
 
 
@@ -128,7 +152,7 @@ def default_identity() -> ServerIdentity:
             return load_identity(main_cf)
         except ConfigError:
             pass
-    return identity_from_params({})
+    return identity_from_params({}, main_cf=False)
 
 
 _HELO_CHECKS = ("reject_invalid_helo_hostname", "reject_non_fqdn_helo_hostname",
