@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loganalyze.errors import ConfigError
+from loganalyze.judge.hostname import utf8_hostname_ace, valid_hostname
 from loganalyze.postfix.config import identity_from_params, parse_main_cf
 from loganalyze.postfix.helo_access import (
     client_access_line,
@@ -90,14 +91,60 @@ def test_no_string_can_inject_into_a_table_line(helo: str, evidence: str) -> Non
         # Postfix), or a character no host-name token has.
         assert (not helo or helo[0] in ".-" or len(helo) > 255
                 or any(not (c.isascii() and (c.isalnum() or c in "._-")) for c in helo))
+        assert utf8_hostname_ace(helo.lower()) is None
         return
     lines = text.split("\n")
     assert len(lines) == 2
     assert lines[0].startswith("# ")
     key, action = lines[1].split(" ")
     assert action == "OK" and key == helo.lower()
+    if not key.isascii():  # a raw UTF-8 key: a valid IDN, whose ACE form is a host name
+        ace = utf8_hostname_ace(key)
+        assert ace is not None and valid_hostname(ace.rstrip("."))
     # Parsing our own output gives back exactly one entry.
     assert parse_helo_access(text).entries == {key: "OK"}
+
+
+# Raw UTF-8 HELOs as smtpd 3.7.11 logged them in fixtures/lab/recorded/utf8-smtputf8-*.
+SMTPUTF8_ON = identity_from_params({"myhostname": "mx.example.net", "compatibility_level": "3.6"})
+SMTPUTF8_OFF = identity_from_params({"myhostname": "mx.example.net", "compatibility_level": "3.6",
+                                     "smtputf8_enable": "no"})
+
+
+@pytest.mark.parametrize("helo,key", [
+    ("mail.müller-bau.de", "mail.müller-bau.de"),
+    ("MAIL.Gärtner-GmbH.de", "mail.gärtner-gmbh.de"),
+    ("smtp.bäckerei-schmidt.de.", "smtp.bäckerei-schmidt.de."),
+])
+def test_utf8_helo_is_suggested_as_utf8_key_when_smtputf8_is_on(helo: str, key: str) -> None:
+    assert unsafe_reason(helo, SMTPUTF8_ON, "mail.xn--mller-bau-q9a.de") is None
+    assert format_entry(helo, ["why"]).split("\n")[1] == f"{key} OK"
+    reason = unsafe_reason(helo, SMTPUTF8_OFF, "mail.xn--mller-bau-q9a.de")
+    assert reason is not None and "smtputf8_enable = no" in reason
+
+
+@pytest.mark.parametrize("helo", [
+    "mail.wei??-druck.de",  # smtputf8_enable = no: logged with ? for each byte
+    "mail.müller bau.de", "mail.müller-bau.de\nevil OK", "mail.müller-bau.de#", "mail.ü\u200b.de",
+    "paypa\u202el.de", "mail\u3002müller.de", "mail.müller-bau.de\u2028x", "-müller.de",
+    "mail.\u00fcller\x00.de", "ü" * 64 + ".de",
+])
+def test_utf8_names_that_are_no_host_name_are_refused(helo: str) -> None:
+    reason = unsafe_reason(helo, SMTPUTF8_ON, "unknown")
+    assert reason is not None and "token" in reason
+    with pytest.raises(ValueError):
+        format_entry(helo, [])
+
+
+def test_smtputf8_enable_from_main_cf() -> None:
+    def smtputf8(text: str) -> bool | None:
+        return identity_from_params(parse_main_cf("myhostname = mx.example.net\n" + text)).smtputf8
+    assert smtputf8("compatibility_level = 3.6\n") is True  # Debian 12's main.cf
+    assert smtputf8("") is False  # compatibility_level 0: smtputf8_enable defaults to no
+    assert smtputf8("compatibility_level = 2\nsmtputf8_enable = no\n") is False
+    assert smtputf8("smtputf8_enable = yes\n") is True
+    assert smtputf8("smtputf8_enable = $other\nother = no\n") is False
+    assert identity_from_params({}, main_cf=False).smtputf8 is None
 
 
 def test_client_access_alternative() -> None:

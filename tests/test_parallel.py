@@ -190,7 +190,8 @@ def _traffic(traffic: Any) -> object:
                for ip, c in traffic.clients.items()}
     senders = {key: (s.sessions, sorted(s.attempts), s.first_seen, s.last_seen, s.first_reply,
                      sorted(s.logged_checks.items()), sorted(s.spf.items()), sorted(s.senders),
-                     sorted(s.recipients), s.enforced_rejects, s.queued)
+                     sorted(s.recipients), s.enforced_rejects, s.queued,
+                     s.envelope_sessions, s.messages_retried)
                for key, s in traffic.senders.items()}
     return (traffic.sessions, traffic.sessions_with_helo, clients, senders)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -51,11 +52,16 @@ TEMPORARY_WARNING = (
 
 
 def test_retries_alone_are_no_proof_of_identity() -> None:
-    # Enough points (retries, HELO in the sender's domain) but nothing proves who it is.
-    finding = analyze(TEMPORARY_WARNING + RETRIES)[("192.0.2.71", "mx01.kellner.example")]
-    assert finding.verdict.score >= DEFAULT_WEIGHTS.legitimate_at
+    # A HELO in the sender's domain is two claims of the client's: without an SPF
+    # pass it weighs nothing.  And with a threshold the retries alone reach, nothing
+    # still proves who it is.
+    lower = dataclasses.replace(DEFAULT_WEIGHTS, legitimate_at=2.0)
+    finding = analyze(TEMPORARY_WARNING + RETRIES, weights=lower)[
+        ("192.0.2.71", "mx01.kellner.example")]
+    assert finding.verdict.score >= lower.legitimate_at
     assert finding.verdict.label is Label.SUSPICIOUS
     assert "retried 4 times over 79 min" in finding.verdict.summary
+    assert "HELO is in the sender's domain (unproven: no SPF pass)" in finding.verdict.summary
     assert any("no proof of identity" in e for e in finding.verdict.summary)
     assert finding.access_line is None
 
@@ -132,3 +138,67 @@ def test_bad_weights_file_is_a_clear_error(tmp_path: Path, text: str, message: s
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_weights(path)
+
+
+CLOUD = "ec2-198-51-100-40.compute-1.amazonaws.com"
+
+
+def cloud_sessions(times: list[str]) -> str:
+    """A cloud instance's app queue: the same message refused (450) at each time."""
+    return "".join(
+        rejected_session(300 + i, t, CLOUD, "198.51.100.40", "ip-10-1-2-3.ec2.internal",
+                         "noreply@webshop.example")
+        for i, t in enumerate(times))
+
+
+RBL_REJECT = (
+    f"Aug 16 09:00:01 mail postfix/smtpd[399]: NOQUEUE: reject: RCPT from {CLOUD}"
+    "[198.51.100.40]: 554 5.7.1 Service unavailable; Client host [198.51.100.40] blocked using "
+    "zen.spamhaus.org; from=<noreply@webshop.example> to=<bob@example.com> proto=ESMTP "
+    "helo=<ip-10-1-2-3.ec2.internal>\n")
+
+
+@pytest.mark.parametrize("log,label,said", [
+    # The same message retried 20 s apart after 450, SPF pass: an application server.
+    (cloud_sessions(["10:00:00", "10:00:20", "10:00:40"]), Label.LEGITIMATE,
+     "retried the same message 2 times within 40 s after a 4xx"),
+    # Never retried: a bot with a throwaway domain looks the same.
+    (cloud_sessions(["10:00:00"]), Label.SUSPICIOUS, "and no message retried"),
+    # Back within a second each time: no queue waiting to retry.
+    (cloud_sessions(["10:00:00", "10:00:01", "10:00:02"]), Label.SUSPICIOUS,
+     "and no message retried"),
+    # Retries like a queue, but the client is on a DNSBL.
+    (RBL_REJECT + cloud_sessions(["10:00:00", "10:00:20", "10:00:40"]), Label.SUSPICIOUS,
+     "client is listed on a DNSBL"),
+])
+def test_spf_pass_from_a_cloud_address_needs_a_queue_and_no_bot_sign(
+        dns_server, log: str, label: Label, said: str) -> None:  # type: ignore[no-untyped-def]
+    server = dns_server({"webshop.example": {"TXT": ["v=spf1 ip4:198.51.100.40 -all"]}})
+    finding = analyze(log, DnsResolver([server.address], timeout=0.5))[
+        ("198.51.100.40", "ip-10-1-2-3.ec2.internal")]
+    assert "SPF pass for webshop.example (re-checked)" in finding.verdict.summary
+    assert f"provider's generic reverse name {CLOUD} (forward-confirmed)" in finding.verdict.summary
+    assert finding.verdict.label is label
+    assert any(said in e for e in finding.verdict.summary), finding.verdict.summary
+    assert (finding.access_line is not None) == (label is Label.LEGITIMATE)
+
+
+def test_generic_name_of_an_access_line_still_counts_against() -> None:
+    name = "198-51-100-41.pool.dynamic-isp.example"
+    finding = analyze(rejected_session(1, "10:00:00", name, "198.51.100.41", "desktop-7",
+                                       "x@mailer.example", code="504 5.5.2",
+                                       reason="need fully-qualified hostname"))[
+        ("198.51.100.41", "desktop-7")]
+    assert f"generic reverse name {name} (an end-user access line)" in finding.verdict.summary
+    assert finding.verdict.score == DEFAULT_WEIGHTS.generic_name + DEFAULT_WEIGHTS.few_recipients
+
+
+def test_a_bot_sign_blocks_an_spf_pass_whatever_it_weighs(dns_server) -> None:  # type: ignore[no-untyped-def]
+    server = dns_server({"webshop.example": {"TXT": ["v=spf1 ip4:198.51.100.40 -all"]}})
+    weightless = dataclasses.replace(DEFAULT_WEIGHTS, rbl_listed=0.0)
+    finding = analyze(RBL_REJECT + cloud_sessions(["10:00:00", "10:00:20", "10:00:40"]),
+                      DnsResolver([server.address], timeout=0.5), weights=weightless)[
+        ("198.51.100.40", "ip-10-1-2-3.ec2.internal")]
+    assert finding.verdict.score >= weightless.legitimate_at
+    assert finding.verdict.label is Label.SUSPICIOUS
+    assert any("shows a bot's signs" in e for e in finding.verdict.summary)

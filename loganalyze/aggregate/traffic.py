@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from sys import intern
+from zlib import crc32
 
 from ..judge.bans import crowdsec_counts
 from ..judge.checks import Check
@@ -46,6 +47,9 @@ _KEEP_ATTEMPTS = 1000
 KEEP_BAN_LINES = 200
 # Distinct HELO reject replies kept per sender (the postmaster note quotes them).
 _KEEP_REPLIES = 5
+# Distinct envelopes (sender + recipients) kept per sender: enough to tell one message
+# retried from a stream of different ones.
+KEEP_ENVELOPES = 8
 
 
 def _earliest(kept: list[datetime], when: datetime) -> None:
@@ -221,6 +225,7 @@ class SenderStats(_Names):
                  "helo_required_rejects", "queued", "_first_reply_at", "_day", "_days",
                  "_logged_checks", "_spf",
                  "_senders", "_recipients", "_reject_days", "_replies",
+                 "envelope_sessions", "_envelopes",
                  "first_refused", "last_refused", "_accepted")
 
     def __init__(self, client_ip: str, helo: str) -> None:
@@ -248,6 +253,8 @@ class SenderStats(_Names):
         self._recipients: Sample | None = None
         self._reject_days: set[date] | None = None
         self._replies: Sample | None = None
+        self.envelope_sessions = 0  # sessions that logged a sender and a recipient
+        self._envelopes: Sample | None = None  # their distinct envelopes, as checksums
         # The first and last reject line of its sessions a HELO check really rejected.
         self.first_refused: datetime | None = None
         self.last_refused: datetime | None = None
@@ -312,6 +319,13 @@ class SenderStats(_Names):
         return as_set(self._recipients)
 
     @property
+    def messages_retried(self) -> bool:
+        """Each message (the same sender and recipients) came in two sessions or more,
+        on average: a queue retrying, not a stream of different messages."""
+        distinct = len(self._envelopes) if self._envelopes else 0
+        return 0 < distinct < KEEP_ENVELOPES and self.envelope_sessions >= 2 * distinct
+
+    @property
     def rejected(self) -> bool:
         """True when at least one session was really rejected by a HELO check."""
         return self.enforced_rejects > 0
@@ -350,6 +364,8 @@ class SenderStats(_Names):
                 self._reject_days = set()
             self._reject_days |= other._reject_days
         self._replies = capped_union(self._replies, other._replies, _KEEP_REPLIES)
+        self.envelope_sessions += other.envelope_sessions
+        self._envelopes = capped_union(self._envelopes, other._envelopes, KEEP_ENVELOPES)
         self.first_refused = earlier(self.first_refused, other.first_refused)
         self.last_refused = later(self.last_refused, other.last_refused)
         for service, when in other.accepted.items():
@@ -529,6 +545,12 @@ def add_session(traffic: Traffic, session: SmtpSession) -> None:
         sender._senders = sample(sender._senders, senders, KEEP_EXAMPLES)
     if recipients:
         sender._recipients = sample(sender._recipients, recipients, KEEP_EXAMPLES)
+        if senders:
+            # A checksum, not the text: only "same or not" matters, and it stays small.
+            envelope = " ".join([*senders, *sorted(recipients)]).encode("utf-8", "replace")
+            sender.envelope_sessions += 1
+            sender._envelopes = sample(sender._envelopes, (f"{crc32(envelope):08x}",),
+                                       KEEP_ENVELOPES)
 
 
 _POSTSCREEN_VIOLATIONS = ("PREGREET", "HANGUP", "COMMAND", "NON-SMTP", "BARE NEWLINE",

@@ -139,3 +139,22 @@ def is_generic_name(name: str, ip: str) -> bool:
             return True
     first = lowered.split(".", 1)[0]
     return _DYNAMIC_WORDS.search(first) is not None and any(ch.isdigit() for ch in first)
+
+
+# Words that name an end-user access line (dial-up, DSL, cable, mobile, dynamic
+# pools): mail servers do not live there, bots on infected home machines do. A
+# generic name without them is a data centre's (cloud, VPS, dedicated hosting).
+_ACCESS_LINE_WORDS = re.compile(
+    r"(?:^|[.\-_\d])(?:dyn(?:amic)?|dhcp|dsl|adsl|vdsl|xdsl|pool|ppp|pppoe|cable|broadband"
+    r"|dialup|dial|dip|cpe|res(?:idential)?|home|mobile|wireless|ftth|fttx|nat|bb)(?:$|[.\-_\d])",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=65536)
+def is_access_line_name(name: str) -> bool:
+    """True when a reverse name says "end-user access line" (``...pool.dynamic-isp.net``,
+    ``dsl-...``) in a label below its registered domain."""
+    lowered = name.lower().rstrip(".")
+    host_part = lowered[: -len(registered_domain(lowered))].rstrip(".")
+    return _ACCESS_LINE_WORDS.search(host_part) is not None

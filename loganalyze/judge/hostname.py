@@ -256,3 +256,32 @@ def sanitize_helo(raw: str, *, smtputf8: bool = True) -> str:
     joined = " ".join(_smtpd_tokens(raw))
     shown = printable(joined, "?", utf8=smtputf8)
     return "".join("?" if ch in _NEUTER else ch for ch in shown)
+
+
+# --- raw UTF-8 host names (smtputf8_enable = yes) -------------------------------
+
+
+# Full stops that IDNA would take as label separators; Postfix (and its parent-domain
+# lookups) split on "." only, so a name with one of these is not the name it looks like.
+_OTHER_DOTS = ("\u3002", "\uff0e", "\uff61")
+
+
+def utf8_hostname_ace(name: str) -> str | None:
+    """The ACE (``xn--``) form of a host name written in raw UTF-8, or None if it is none.
+
+    With ``smtputf8_enable = yes`` smtpd keeps such a HELO as UTF-8 and a
+    helo_access key in UTF-8 matches it, so a suggestion may be written that
+    way: but only a name whose every label IDNA 2008 accepts (no space, control,
+    symbol or ``#``, checked by the ``idna`` package) and whose ACE form passes
+    :func:`valid_hostname`.  An ASCII name is not one (the ASCII rules apply).
+    """
+    if name.isascii() or any(dot in name for dot in _OTHER_DOTS):
+        return None
+    import idna  # only UTF-8 names need it
+
+    bare = name[:-1] if name.endswith(".") else name
+    try:
+        ace = idna.encode(bare.lower(), uts46=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+    return ace if valid_hostname(ace) else None

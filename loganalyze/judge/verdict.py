@@ -17,7 +17,8 @@ from ..aggregate import KEEP_EXAMPLES as RECIPIENT_EXAMPLES
 from ..aggregate import ClientStats, SenderStats
 from ..compat import StrEnum, toml_module
 from ..errors import ConfigError
-from .domains import is_generic_name, registered_domain, same_organisation
+from .domains import is_access_line_name, is_generic_name, registered_domain, same_organisation
+from .hostname import utf8_hostname_ace
 from .spf import SpfOutcome
 
 
@@ -44,12 +45,18 @@ class Weights:
     reverse_mismatch: float = -1.0
     """'hostname X does not resolve to address Y' was logged for the client."""
     generic_name: float = -2.0
-    """ISP-style reverse name: address embedded, dsl/pool/dynamic."""
+    """Generic reverse name of an end-user access line (dsl, cable, dynamic pool...)."""
+    provider_generic_name: float = 0.0
+    """A data centre's generic reverse name (``ec2-198-51-100-24.compute-1.amazonaws.com``):
+    the norm for cloud servers, and it says where the client is, not who runs it."""
     helo_matches_client: float = 1.5
     sender_matches_client: float = 1.5
     helo_matches_sender: float = 1.0
     mta_retries: float = 2.0
     """Retried after a 4xx with MTA-like spacing (minutes, not seconds)."""
+    queue_retries: float = 1.0
+    """Retried the same message (sender and recipients) after a 4xx sooner than that:
+    an application's queue (seconds to a minute); ratware that hammers does not count."""
     hammering: float = -1.0
     """Many attempts seconds apart: a bot, not a queue."""
     accepted_before: float = 1.0
@@ -74,6 +81,8 @@ class Weights:
     many_recipients_at: int = 6
     few_recipients_up_to: int = 3
     retry_min_gap_seconds: float = 60.0
+    queue_retry_min_gap_seconds: float = 5.0
+    """Sooner than this is no queue waiting to retry, but a client starting over at once."""
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -111,6 +120,9 @@ class Evidence:
 
     text: str
     weight: float
+    kind: str = ""
+    """What the identity rule reads (:func:`_unproven`): ``named_host``, ``spf_pass``,
+    ``queue`` (the same message retried), ``bot`` (a bot's sign); empty otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +166,8 @@ def _spf_words(result: str, domain: str, how: str, w: Weights) -> list[Evidence]
               "none": w.spf_none}.get(result, 0.0)
     if result == "none":
         return [Evidence(f"no SPF record for {where} ({how})", weight)]
-    return [Evidence(f"SPF {result} for {where} ({how})", weight)]
+    return [Evidence(f"SPF {result} for {where} ({how})", weight,
+                     "spf_pass" if result == "pass" else "")]
 
 
 def _spf_evidence(
@@ -178,22 +191,31 @@ def _client_evidence(sender: SenderStats, client: ClientStats | None, w: Weights
                             "failure)", 0.0))
     elif name == "unknown":
         out.append(Evidence("client has no forward-confirmed reverse name", w.no_reverse_name))
+    elif is_generic_name(name, sender.client_ip) and is_access_line_name(name):
+        out.append(Evidence(f"generic reverse name {name} (an end-user access line)",
+                            w.generic_name, "bot"))
     elif is_generic_name(name, sender.client_ip):
-        out.append(Evidence(f"generic reverse name {name}", w.generic_name))
+        # Cloud and hosting providers name every address alike; Postfix logged it, so it
+        # resolves back. Neither for nor against: it names the provider, not the sender.
+        out.append(Evidence(f"provider's generic reverse name {name} (forward-confirmed)",
+                            w.provider_generic_name))
     else:
-        out.append(Evidence(f"reverse DNS forward-confirmed ({name})", w.fcrdns))
+        out.append(Evidence(f"reverse DNS forward-confirmed ({name})", w.fcrdns, "named_host"))
     if client is not None and client.hostname_warnings > client.temporary_hostname_warnings:
         out.append(
             Evidence("Postfix warned: reverse name does not resolve to the address",
-                     w.reverse_mismatch)
+                     w.reverse_mismatch, "bot")
         )
     return out
 
 
-def _relation_evidence(sender: SenderStats, w: Weights) -> list[Evidence]:
+def _relation_evidence(sender: SenderStats, w: Weights, spf_pass: bool) -> list[Evidence]:
+    """HELO, client name and sender domain agreeing. ``spf_pass``: the sender domain is
+    proven; without that, a HELO in the sender's domain is two claims of the client's."""
     out: list[Evidence] = []
     name = sender.client_name
-    helo = sender.helo.rstrip(".")
+    # A raw UTF-8 HELO is compared in its ACE form, the form DNS names are in.
+    helo = (utf8_hostname_ace(sender.helo) or sender.helo).rstrip(".")
     # Lower-case the distinct domains, not every address (most share a few domains).
     raw_domains = {s.rpartition("@")[2] for s in sender.senders if "@" in s}
     domains = sorted({d.lower() for d in raw_domains})
@@ -206,7 +228,9 @@ def _relation_evidence(sender: SenderStats, w: Weights) -> list[Evidence]:
         out.append(Evidence(f"sender domain {matching[0]} matches the client name",
                             w.sender_matches_client))
     elif any(same_organisation(d, helo) for d in domains):
-        out.append(Evidence("HELO is in the sender's domain", w.helo_matches_sender))
+        out.append(Evidence("HELO is in the sender's domain", w.helo_matches_sender)
+                   if spf_pass else
+                   Evidence("HELO is in the sender's domain (unproven: no SPF pass)", 0.0))
     return out
 
 
@@ -225,11 +249,23 @@ def _retry_evidence(sender: SenderStats, w: Weights) -> list[Evidence]:
     attempts = sorted(sender.attempts)
     gaps = [(b - a).total_seconds() for a, b in zip(attempts, attempts[1:], strict=False)]
     span = (attempts[-1] - attempts[0]).total_seconds()
+    queue_spaced = _median(gaps) >= w.queue_retry_min_gap_seconds
+    same = "queue" if sender.messages_retried and queue_spaced else ""
     if sender.temporary_rejects and _median(gaps) >= w.retry_min_gap_seconds:
         return [Evidence(f"retried {len(attempts) - 1} times over {_minutes(span)}",
-                         w.mta_retries)]
+                         w.mta_retries, same)]
     if len(attempts) >= 5 and _median(gaps) < 10:
-        return [Evidence(f"{len(attempts)} attempts within {_minutes(span)}", w.hammering)]
+        return [Evidence(f"{len(attempts)} attempts within {_minutes(span)}", w.hammering,
+                         "bot")]
+    if same and sender.temporary_rejects:
+        # An application's queue retries a deferred message within seconds to a minute.
+        return [Evidence(f"retried the same message {len(attempts) - 1} times within "
+                         f"{_minutes(span)} after a 4xx", w.queue_retries, same)]
+    if same:
+        # warn_if_reject: nothing was deferred, the same message came again (weighs nothing;
+        # it lets an SPF pass count, see _unproven).
+        return [Evidence(f"the same sender and recipients in {len(attempts)} sessions", 0.0,
+                         same)]
     return []
 
 
@@ -245,9 +281,10 @@ def _recipient_evidence(
         count = len(theirs) if len(theirs) >= RECIPIENT_EXAMPLES else len(recipients | theirs)
     if count >= RECIPIENT_EXAMPLES:
         # Only so many examples are kept per client: past that, say "at least".
-        out.append(Evidence(f"{RECIPIENT_EXAMPLES}+ different recipients", w.many_recipients))
+        out.append(Evidence(f"{RECIPIENT_EXAMPLES}+ different recipients", w.many_recipients,
+                            "bot"))
     elif count >= w.many_recipients_at:
-        out.append(Evidence(f"{count} different recipients", w.many_recipients))
+        out.append(Evidence(f"{count} different recipients", w.many_recipients, "bot"))
     elif count and count <= w.few_recipients_up_to:
         out.append(Evidence(f"{count} recipient(s)", w.few_recipients))
     if client is None:
@@ -256,37 +293,49 @@ def _recipient_evidence(
     # get(): a Counter's missing key goes through Python-level __missing__.
     unknown_users = rejects.get("user_unknown", 0)
     if unknown_users:
-        out.append(Evidence(f"{unknown_users} unknown-user reject(s)", w.unknown_users))
+        out.append(Evidence(f"{unknown_users} unknown-user reject(s)", w.unknown_users,
+                            "bot"))
     if rejects.get("rbl", 0) or client.dnsbl_rank or client.dnsbl_lists:
         lists = ", ".join(sorted(client.dnsbl_lists)[:2])
         out.append(Evidence("client is listed on a DNSBL" + (f" ({lists})" if lists else ""),
-                            w.rbl_listed))
+                            w.rbl_listed, "bot"))
     if client.postscreen_rejects:
         out.append(Evidence(f"{client.postscreen_rejects} postscreen violation(s) or reject(s)",
-                            w.postscreen_violation))
+                            w.postscreen_violation, "bot"))
     elif client.postscreen_pass:
         out.append(Evidence("passed postscreen", w.postscreen_pass))
     if rejects.get("relay", 0):
-        out.append(Evidence("client tried to relay", w.relay_attempt))
+        out.append(Evidence("client tried to relay", w.relay_attempt, "bot"))
     if rejects.get("spf", 0) or client.spf_rejects:
-        out.append(Evidence("rejected by the SPF policy", w.spf_rejected))
+        out.append(Evidence("rejected by the SPF policy", w.spf_rejected, "bot"))
     if client.queued:
         out.append(Evidence(f"{client.queued} message(s) from this client accepted",
                             w.accepted_before))
     return out
 
 
-def _has_identity(evidence: list[Evidence], w: Weights) -> bool:
-    """SPF pass or a forward-confirmed, non-generic name: proof of who is sending.
+def _unproven(evidence: list[Evidence]) -> str | None:
+    """Why a high score is still not proof of who is sending, or None when it is.
 
-    Retries and matching names can be imitated by a bot; without one of these
-    no sender is called legitimate.
+    Retries and matching names can be imitated by a bot; a sender is called
+    legitimate only with proof of identity.  A forward-confirmed name of its
+    own is such proof: someone who runs the address named the host.  An SPF
+    pass proves that the envelope domain sends from this address, but a bot
+    can register a throwaway domain too: from a client without a name of its
+    own (a provider's generic one, or none) it counts only together with a mail
+    queue's behaviour (the same message retried) and with no bot sign at all.
     """
-    return any(
-        (e.weight == w.spf_pass and e.text.startswith("SPF pass"))
-        or (e.weight == w.fcrdns and e.text.startswith("reverse DNS forward-confirmed"))
-        for e in evidence
-    )
+    kinds = {e.kind for e in evidence}
+    if "named_host" in kinds:
+        return None
+    if "spf_pass" not in kinds:
+        return "no proof of identity (no SPF pass, no forward-confirmed name)"
+    if "bot" in kinds:
+        return "SPF pass, but from a client without a name of its own that shows a bot's signs"
+    if "queue" not in kinds:
+        return ("SPF pass, but from a client without a name of its own, and no message "
+                "retried: a bot with a throwaway domain looks the same")
+    return None
 
 
 def judge(
@@ -308,7 +357,8 @@ def judge(
     evidence: list[Evidence] = []
     evidence += _spf_evidence(sender, weights, spf_recheck)
     evidence += _client_evidence(sender, client, weights)
-    evidence += _relation_evidence(sender, weights)
+    evidence += _relation_evidence(sender, weights,
+                                   any(e.kind == "spf_pass" for e in evidence))
     evidence += _retry_evidence(sender, weights)
     evidence += _recipient_evidence(sender, client, weights)
     if len(sender.days) > 1:
@@ -321,9 +371,9 @@ def judge(
     if spf_missed:
         evidence.append(Evidence("SPF not re-checked: the DNS deadline ran out", 0.0))
     score = round(sum(e.weight for e in evidence), 2)
-    if score >= weights.legitimate_at and not _has_identity(evidence, weights):
-        evidence.append(Evidence("no proof of identity (no SPF pass, no forward-confirmed "
-                                 "name)", 0.0))
+    unproven = _unproven(evidence) if score >= weights.legitimate_at else None
+    if unproven:
+        evidence.append(Evidence(unproven, 0.0))
         label = Label.SUSPICIOUS
     elif score >= weights.legitimate_at:
         label = Label.LEGITIMATE

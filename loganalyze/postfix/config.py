@@ -59,6 +59,9 @@ class ServerIdentity:
             if address.version == network.version and address in network:
                 return True
         return False
+    smtputf8: bool | None = None
+    """``smtputf8_enable`` as main.cf sets it (or its default there); None without a main.cf.
+    Only with it on does smtpd keep a raw UTF-8 HELO, so only then can a UTF-8 key match."""
 
     def owns(self, name: str) -> bool:
         """True when ``name`` is one of our host names or in one of our domains."""
@@ -103,15 +106,38 @@ def _split(value: str) -> list[str]:
     return [v for v in re.split(r"[\s,]+", value) if v]
 
 
-def identity_from_params(params: dict[str, str]) -> ServerIdentity:
-    """Build a :class:`ServerIdentity` from main.cf parameters (Postfix defaults filled in)."""
+def smtputf8_enabled(params: dict[str, str]) -> bool | None:
+    """``smtputf8_enable`` of these main.cf parameters, None when it cannot be told.
+
+    Postfix's default is ``yes`` from ``compatibility_level`` 1 on, and the level
+    defaults to 0 when main.cf does not set it.
+    """
+    value = _expand(params.get("smtputf8_enable", ""), params).strip().lower()
+    if value in ("yes", "no"):
+        return value == "yes"
+    if value:
+        return None  # an expression we do not evaluate
+    level = _expand(params.get("compatibility_level", "0"), params).strip()
+    major = level.split(".", 1)[0]
+    return int(major) >= 1 if major.isdigit() else None
+
+
+def identity_from_params(params: dict[str, str], *, main_cf: bool = True) -> ServerIdentity:
+    """Build a :class:`ServerIdentity` from main.cf parameters (Postfix defaults filled in).
+
+    ``main_cf`` False: there is no main.cf (``params`` empty), so what depends on
+    its settings (``smtputf8``) is left unknown.
+    """
     params = dict(params)
     # Without myhostname Postfix uses the host name of the machine it runs on, which
     # need not be this one (a copy of the config, logs analysed elsewhere): learn it
     # from the log instead.
     myhostname = params.get("myhostname", "")
     params["myhostname"] = myhostname
-    params.setdefault("mydomain", myhostname.partition(".")[2] or "localdomain")
+    # Postfix's "localdomain" fallback is for a known dotless myhostname; with none known,
+    # the domain is unknown too (else every *.localdomain sender would count as ours).
+    params.setdefault("mydomain", myhostname.partition(".")[2]
+                      or ("localdomain" if myhostname else ""))
     params.setdefault("mydestination", "$myhostname, localhost.$mydomain, localhost")
     hostnames = {_expand(myhostname, params).lower().rstrip(".")}
     domains = {_expand(params["mydomain"], params).lower().rstrip(".")}
@@ -131,6 +157,7 @@ def identity_from_params(params: dict[str, str]) -> ServerIdentity:
         helo_restrictions=_expand(params.get("smtpd_helo_restrictions", ""), params),
         learn_from_log=not myhostname,
         origin=_expand(params.get("myorigin", "$myhostname"), params).strip(),
+        smtputf8=smtputf8_enabled(params) if main_cf else None,
     )
 
 

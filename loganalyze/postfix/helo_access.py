@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..judge.domains import is_ip_address, is_registrable_domain, registered_domain
+from ..judge.hostname import utf8_hostname_ace
 from .config import ServerIdentity
 
 # One token of host-name characters; nothing else may reach a table line.
@@ -59,6 +60,11 @@ def provider_group(name: str) -> frozenset[str] | None:
     return None
 
 
+def _safe_key(key: str) -> bool:
+    """One token of host-name characters, or a valid host name in raw UTF-8."""
+    return _SAFE_KEY.fullmatch(key) is not None or utf8_hostname_ace(key) is not None
+
+
 def access_key(helo: str) -> str:
     """The key Postfix looks up for a stored HELO: the same string, case-folded."""
     return helo.lower()
@@ -69,7 +75,13 @@ def unsafe_reason(helo: str, server: ServerIdentity, client_name: str = "unknown
     key = access_key(helo)
     if not key:
         return "no HELO name to whitelist"
-    if _SAFE_KEY.fullmatch(key) is None:
+    if not key.isascii() and server.smtputf8 is False:
+        # smtpd turns the non-ASCII bytes into '?' before the lookup (this HELO was
+        # logged before smtputf8_enable was turned off): no key can match it.
+        return ("smtputf8_enable = no: Postfix looks this UTF-8 name up with '?' for each "
+                "non-ASCII byte, so no helo_access key matches it (a client-access entry "
+                "works)")
+    if not _safe_key(key):
         return "not a single host-name token (a client-access entry is the safe alternative)"
     bare = key.rstrip(".")
     if bare in _LOCAL_NAMES or bare.startswith("localhost.") or bare.endswith(".localhost"):
@@ -155,7 +167,7 @@ def format_entry(helo: str, comments: list[str]) -> str:
     filter with :func:`unsafe_reason` first, this is the last line of defence.
     """
     key = access_key(helo)
-    if _SAFE_KEY.fullmatch(key) is None:
+    if not _safe_key(key):
         raise ValueError(f"refusing to write unsafe helo_access key {key!r}")
     lines = [f"# {comment_text(c)}" for c in comments]
     lines.append(f"{key} OK")
