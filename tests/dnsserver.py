@@ -39,6 +39,7 @@ import collections
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -444,6 +445,9 @@ class SilentDnsServer:
         self.port = 0
         self.queries = 0
         self.connections = 0
+        self.arrivals: list[float] = []
+        """``time.monotonic()`` of every datagram and connection, to time the client's
+        DNS work apart from its start-up."""
         self._udp: socket.socket | None = None
         self._tcp: socket.socket | None = None
         self._held: list[socket.socket] = []
@@ -495,6 +499,7 @@ class SilentDnsServer:
             except OSError:
                 return
             self.queries += 1
+            self.arrivals.append(time.monotonic())
             if self.truncate:
                 try:
                     self._udp.sendto(DnsServer._truncated(dns.message.from_wire(wire)), client)
@@ -511,4 +516,5 @@ class SilentDnsServer:
             except OSError:
                 return
             self.connections += 1
+            self.arrivals.append(time.monotonic())
             self._held.append(conn)  # never read from, never answered, closed at stop()
