@@ -150,7 +150,7 @@ def analyze_command(
     scheduler: Annotated[
         str | None,
         typer.Option("--scheduler", metavar="ADDRESS",
-                     help="read on this Dask cluster (tcp://HOST:8786), judge here"),
+                     help="read the logs on this Dask cluster (tcp://HOST:8786)"),
     ] = None,
     weights: Annotated[
         Path | None,
