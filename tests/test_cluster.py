@@ -154,6 +154,7 @@ def test_a_lost_worker_changes_nothing(tmp_path: Path, cluster: LocalCluster, cl
     local = analyze_logs([str(log)], options())
     monkeypatch.setattr(input_split, "MIN_RANGE", log.stat().st_size // 6)
     pids = client.run(os.getpid)
+    lines_read: list[int] = []
     killed: list[tuple[str, int, int]] = []
 
     def kill_a_busy_worker() -> None:
@@ -171,13 +172,18 @@ def test_a_lost_worker_changes_nothing(tmp_path: Path, cluster: LocalCluster, cl
     killer = threading.Thread(target=kill_a_busy_worker)
     killer.start()
     try:
-        on_cluster = analyze_logs([str(log)], options(cluster.scheduler_address))
+        settings = options(cluster.scheduler_address)
+        settings.on_line_block = lines_read.append
+        on_cluster = analyze_logs([str(log)], settings)
     finally:
         killer.join()
     assert killed, "no task of the run was seen running"
     assert client.run_on_scheduler(_run_again, f"loganalyze-{log.name}-"), \
         "no task ran twice: the kill came too late"
     assert outcome(on_cluster) == outcome(local)
+    # Progress: the lines read by the tasks, as the workers report them.
+    assert lines_read == sorted(lines_read) and lines_read[-1] == local.lines.lines
+    assert len(lines_read) >= 6  # at least each task's end
     client.wait_for_workers(2, timeout=60)  # the nanny started a new worker process
     assert pids[killed[0][0]] not in client.run(os.getpid).values()
 

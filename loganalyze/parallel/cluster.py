@@ -23,7 +23,7 @@ from datetime import datetime
 from os.path import basename
 from typing import Any
 
-from distributed import Client, as_completed
+from distributed import Client, as_completed, get_worker
 from distributed.scheduler import KilledWorker
 
 from ..aggregate import Traffic, rare_gc_passes
@@ -38,6 +38,9 @@ from .worker import Part, RunSettings, collect_all, run_range
 _CONNECT_SECONDS = 10
 # How long to wait for a first worker when the scheduler has none yet.
 _WORKER_SECONDS = 10
+# Ranges per worker thread (big files only: a range is at least MIN_RANGE): a lost
+# worker costs a few ranges' work again, and a slow one does not hold up the end.
+_TASKS_PER_THREAD = 4
 
 Merged = tuple[Traffic, TokenizerStats, SessionStats]
 
@@ -55,7 +58,7 @@ def run_on_cluster(names: Sequence[str], address: str, settings: RunSettings, *,
     settings = replace(settings, now=settings.now or datetime.now())
     with _connect(address) as client:
         threads = _check_workers(client, address, settings)
-        tasks = plan(names, threads, input_format=settings.input_format, tz=settings.tz,
+        tasks = plan(names, threads * _TASKS_PER_THREAD, input_format=settings.input_format, tz=settings.tz,
                      now=settings.now, year=settings.year)
         merged = _run(client, tasks, settings, on_lines)
         if merged is not None:
@@ -121,32 +124,50 @@ def _check_workers(client: Client, address: str, settings: RunSettings) -> int:
     return max(1, sum(int(w.get("nthreads", 1)) for w in workers))
 
 
+def _run_task(task: Task, settings: RunSettings, topic: str, slot: int) -> Part:
+    """On a worker: :func:`run_range`, sending its lines read now and then as events
+    of ``topic`` (``[slot, lines]``) for the progress shown where the run started."""
+    worker = get_worker()
+    return run_range(task, settings, lambda count: worker.log_event(topic, [slot, count]))
+
+
 def _run(client: Client, tasks: Sequence[Task], settings: RunSettings,
          on_lines: Callable[[int], None] | None) -> Merged | None:
     """Run the tasks on the cluster, merging their parts in task order as they come."""
     run = uuid.uuid4().hex
     keys = [f"loganalyze-{basename(task.name)}-{task.start}-{run}-{i}"
             for i, task in enumerate(tasks)]
-    futures = client.map(run_range, tasks, [settings] * len(tasks), key=keys)
+    topic = f"loganalyze-lines-{run}"
+    lines_read = [0] * len(tasks)
+
+    def shown(slot: int, count: int) -> None:
+        # A task run again after a lost worker starts from 0: its best count stands.
+        lines_read[slot] = max(lines_read[slot], count)
+        if on_lines is not None:
+            on_lines(sum(lines_read))
+
+    if on_lines is not None:
+        client.subscribe_topic(topic, lambda event: shown(*event[1]))
+    futures = client.map(_run_task, tasks, [settings] * len(tasks), [topic] * len(tasks),
+                         range(len(tasks)), key=keys)
     position = {future.key: i for i, future in enumerate(futures)}
     merger = PartMerger(settings)
     waiting: dict[int, Part] = {}
-    lines = 0
     try:
         with rare_gc_passes():
             for future in as_completed(futures, loop=client.loop):
                 index = position[future.key]
                 part = _result(future, _where(tasks[index]))
                 future.release()  # nothing needs it on the cluster any more
-                lines += part.lines.lines
-                if on_lines is not None:
-                    on_lines(lines)
+                shown(index, part.lines.lines)
                 waiting[index] = part
                 while (next_part := waiting.pop(merger.merged, None)) is not None:
                     merger.add("part", next_part)
                     merger.add("end", None)
     finally:
         client.cancel(futures)  # after an error: the others need not run on
+        if on_lines is not None:
+            client.unsubscribe_topic(topic)
     return merger.result()
 
 
