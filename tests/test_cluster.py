@@ -137,11 +137,12 @@ def test_many_hosts_by_glob_and_url(hosts: Path, cluster: LocalCluster,
 
 
 def test_the_command_prints_what_a_local_run_prints(cluster: LocalCluster) -> None:
-    command = [str(ANALYZE), str(FIXTURES / "mail.log"), "--no-dns", "--format", "json",
-               "--postfix-config", str(FIXTURES / "postfix"), "--year", "2026"]
-    local = subprocess.run(command, capture_output=True, text=True, check=True)
+    # Names relative to a directory the workers do not run in.
+    command = [str(ANALYZE), "mail.log", "--no-dns", "--format", "json",
+               "--postfix-config", "postfix", "--year", "2026"]
+    local = subprocess.run(command, capture_output=True, text=True, check=True, cwd=FIXTURES)
     ran = subprocess.run([*command, "--scheduler", cluster.scheduler_address],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, cwd=FIXTURES)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == local.stdout
     assert ran.stderr == local.stderr  # the summary; no progress when not on a terminal
@@ -209,6 +210,7 @@ def test_a_damaged_file_is_one_line_naming_it(tmp_path: Path, cluster: LocalClus
     assert ran.stdout == ""
     assert ran.stderr.count("\n") == 1, ran.stderr
     assert ran.stderr.startswith(f"analyze: error: {damaged}: cannot read: "), ran.stderr
+    assert ran.stderr.endswith(" (on a Dask worker)\n"), ran.stderr
 
 
 def test_workers_with_another_version_are_refused(cluster: LocalCluster,

@@ -14,6 +14,7 @@ This is the only module that imports Dask.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +31,7 @@ from ..aggregate import Traffic, rare_gc_passes
 from ..errors import ConfigError, LogAnalyzeError
 from ..input.split import Task, plan
 from ..input.timeline import read_timeline_blocks
+from ..input.urls import is_url
 from ..model import TokenizerStats
 from ..sessions import SessionStats
 from .merge import PartMerger
@@ -56,10 +58,12 @@ def run_on_cluster(names: Sequence[str], address: str, settings: RunSettings, *,
                           "give the logs as paths or URLs they can read")
     # One clock for every worker: the year of traditional syslog stamps is inferred from it.
     settings = replace(settings, now=settings.now or datetime.now())
+    # The workers do not run in this directory.
+    names = [name if is_url(name) else os.path.abspath(name) for name in names]
     with _connect(address) as client:
         threads = _check_workers(client, address, settings)
-        tasks = plan(names, threads * _TASKS_PER_THREAD, input_format=settings.input_format, tz=settings.tz,
-                     now=settings.now, year=settings.year)
+        tasks = plan(names, threads * _TASKS_PER_THREAD, input_format=settings.input_format,
+                     tz=settings.tz, now=settings.now, year=settings.year)
         merged = _run(client, tasks, settings, on_lines)
         if merged is not None:
             return merged
@@ -191,7 +195,7 @@ def _result(future: Any, where: str) -> Part:
         name = where.split(" bytes ")[0]
         if message.startswith(f"{name}: "):
             message = message[len(name) + 2:]
-        raise LogAnalyzeError(f"{where}: {message}") from None
+        raise LogAnalyzeError(f"{where}: {message} (on a Dask worker)") from None
     except Exception as exc:  # noqa: BLE001 - any failure on a worker is one line
         raise LogAnalyzeError(f"{where}: {type(exc).__name__} on a worker: "
                               f"{_first_line(exc)}") from None
