@@ -199,6 +199,31 @@ def _run_again(prefix: str, dask_scheduler: Any = None) -> list[str]:
     return sorted(key for key, count in starts.items() if count > 1)
 
 
+def test_months_that_jump_are_read_in_one_task(tmp_path: Path, cluster: LocalCluster,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nov, Jan, Nov: read in one pass, the second November is the next year's; a worker
+    starting there cannot know, so the run falls back to one task reading it all."""
+    lines = []
+    for i, day in enumerate(["Nov  1 10:00:00", "Nov  1 11:00:00", "Jan  5 10:00:00",
+                             "Jan  5 11:00:00", "Nov  2 10:00:00", "Nov  2 11:00:00"]):
+        ip = f"203.0.113.{i + 1}"
+        lines += [
+            f"{day} mail postfix/smtpd[{100 + i}]: connect from unknown[{ip}]",
+            f"{day} mail postfix/smtpd[{100 + i}]: NOQUEUE: reject: RCPT from unknown[{ip}]: "
+            f"504 5.5.2 <bot{i}>: Helo command rejected: need fully-qualified hostname; "
+            f"from=<a@b.example> to=<c@example.com> proto=ESMTP helo=<bot{i}>",
+            f"{day} mail postfix/smtpd[{100 + i}]: disconnect from unknown[{ip}] ehlo=1 mail=1 "
+            "rcpt=0/1 quit=1 commands=3/4",
+        ]
+    log = tmp_path / "mail.log"
+    log.write_text("\n".join(lines) + "\n")
+    local = analyze_logs([str(log)], options())
+    assert sorted(f.first_seen.year for f in local.findings) == [2026, 2026] + [2027] * 4
+    monkeypatch.setattr(input_split, "MIN_RANGE", 256)
+    assert outcome(analyze_logs([str(log)], options(cluster.scheduler_address))) == \
+        outcome(local)
+
+
 def test_a_damaged_file_is_one_line_naming_it(tmp_path: Path, cluster: LocalCluster) -> None:
     whole = gzip.compress((FIXTURES / "mail.log").read_bytes())
     damaged = tmp_path / "mail.log.1.gz"
