@@ -201,11 +201,11 @@ def _run_again(prefix: str, dask_scheduler: Any = None) -> list[str]:
 
 def test_months_that_jump_are_read_in_one_task(tmp_path: Path, cluster: LocalCluster,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nov, Jan, Nov: read in one pass, the second November is the next year's; a worker
-    starting there cannot know, so the run falls back to one task reading it all."""
+    """Nov, one Jan session, Nov: read in one pass, the second November is the next year's;
+    the worker of the second half cannot know, so the run falls back to one task."""
+    days = ["Nov  1 10:00:00"] * 8 + ["Jan  5 10:00:00"] + ["Nov  2 10:00:00"] * 12
     lines = []
-    for i, day in enumerate(["Nov  1 10:00:00", "Nov  1 11:00:00", "Jan  5 10:00:00",
-                             "Jan  5 11:00:00", "Nov  2 10:00:00", "Nov  2 11:00:00"]):
+    for i, day in enumerate(days):
         ip = f"203.0.113.{i + 1}"
         lines += [
             f"{day} mail postfix/smtpd[{100 + i}]: connect from unknown[{ip}]",
@@ -218,8 +218,11 @@ def test_months_that_jump_are_read_in_one_task(tmp_path: Path, cluster: LocalClu
     log = tmp_path / "mail.log"
     log.write_text("\n".join(lines) + "\n")
     local = analyze_logs([str(log)], options())
-    assert sorted(f.first_seen.year for f in local.findings) == [2026, 2026] + [2027] * 4
-    monkeypatch.setattr(input_split, "MIN_RANGE", 256)
+    assert sorted(f.first_seen.year for f in local.findings) == [2026] * 8 + [2027] * 13
+    monkeypatch.setattr(input_split, "MIN_RANGE", log.stat().st_size // 2)  # two halves
+    tasks = input_split.plan([str(log)], 8, input_format=input_split.InputFormat.AUTO,
+                             tz=None, now=NOW, year=2026)
+    assert [task.year for task in tasks] == [2026, 2026]  # the second half's is wrong
     assert outcome(analyze_logs([str(log)], options(cluster.scheduler_address))) == \
         outcome(local)
 
