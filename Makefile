@@ -54,8 +54,11 @@ test-pythons: $(VENV)/.installed-test
 # The throughput/memory benchmark (issue 8): generates 1M- and 5M-line logs (about 900 MB
 # in tests/benchmarks/data/, git-ignored) and times analyze, the first report, grep and
 # pflogsumm on them.
+# Then the cluster backend (issue 18): 8 hosts' logs, --jobs 2 against a local Dask cluster.
 bench: $(VENV)/.installed
 	$(BIN)/python tests/benchmarks/run_bench.py $(BENCH_ARGS)
+	$(BIN)/pip install -q -e '.[cluster]'
+	$(BIN)/python tests/benchmarks/bench_cluster.py $(CLUSTER_BENCH_ARGS)
 
 # Open the notebooks in JupyterLab (installs the notebooks extra first).
 notebook: $(VENV)/.installed

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 
-from .aggregate import SenderStats, Traffic, TrafficCollector, collect_blocks, rare_gc_passes
+from .aggregate import SenderStats, Traffic, rare_gc_passes
 from .errors import ConfigError
 from .input.files import distinct_files, line_blocks, read_lines
 from .input.ranges import is_plain_file
 from .input.timeline import read_timeline_blocks
+from .input.urls import expand, is_url
 from .judge.bans import BanCheck, ban_claims, fail2ban_matches
 from .judge.checks import Check, HeloCheckResult, check_helo, dns_query_name, lookup_and_check
 from .judge.dns import DnsStatus, HostResolver
@@ -26,8 +27,8 @@ from .judge.dns_resolver import DnsResolver
 from .judge.resolver_check import disagreement, distrusted, proven_names
 from .judge.spf import SpfOutcome, SpfRechecks, check_many
 from .judge.verdict import DEFAULT_WEIGHTS, Label, Verdict, Weights, best_spf, judge
-from .model import ALL_KINDS, EVERYTHING, InputFormat, TokenizerStats, Window
-from .parse import Tokenizer
+from .model import EVERYTHING, InputFormat, TokenizerStats, Window
+from .parallel.worker import RunSettings, collect_all
 from .postfix.config import ServerIdentity, enforces_unknown_check
 from .postfix.entry_notes import entry_comments
 from .postfix.helo_access import (
@@ -169,6 +170,10 @@ class AnalyzeOptions:
     bans: BanCheck | None = None
     """Cross-check the findings with these ban tools (:func:`analyze_logs` only:
     ``fail2ban-regex`` reads the log files again); None: not checked."""
+    scheduler: str | None = None
+    """A Dask scheduler's address (``tcp://host:8786``): read, parse and aggregate on its
+    workers (:mod:`loganalyze.parallel.cluster`), one task per file or byte range;
+    the judge stage (DNS) stays here. None: this machine (``jobs``)."""
 
 
 def _check_of(sender: SenderStats, result: HeloCheckResult | None) -> Check | None:
@@ -384,13 +389,14 @@ def analyze_lines(lines: Iterable[str], options: AnalyzeOptions) -> Analysis:
 
 def analyze_blocks(blocks: Iterable[Sequence[str]], options: AnalyzeOptions) -> Analysis:
     """Analyze a timeline given in blocks of lines (:func:`~loganalyze.input.files.read_blocks`)."""
-    tokenizer = Tokenizer(year=options.year, now=options.now, tz=options.tz,
-                          input_format=options.input_format, kinds=ALL_KINDS)
-    collector = TrafficCollector(window=options.window)
-    collect_blocks(blocks, tokenizer, collector, options.on_line_block)
-    judged = judge_traffic(collector.traffic, options)
-    return judged.into(Analysis([], tokenizer.stats, collector.stats, collector.traffic),
-                       options.resolver)
+    part = collect_all(blocks, _run_settings(options), options.on_line_block)
+    judged = judge_traffic(part.traffic, options)
+    return judged.into(Analysis([], part.lines, part.sessions, part.traffic), options.resolver)
+
+
+def _run_settings(options: AnalyzeOptions) -> RunSettings:
+    return RunSettings(options.input_format, options.tz, options.now, options.window,
+                       options.year)
 
 
 def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
@@ -400,7 +406,7 @@ def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     they are read oldest first, by their first time stamp.
     A file named twice (or by a link) is read once (:attr:`Analysis.repeated`).
     """
-    paths, repeated = distinct_files(paths)
+    paths, repeated = distinct_files(expand(list(paths)))
     if options.bans is not None and options.bans.jail.enabled:
         _fail2ban_can_read(paths)  # before reading: standard input cannot be read twice
     analysis = _analyze_paths(paths, options)
@@ -413,6 +419,13 @@ def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     from . import parallel
     from .input import split
 
+    if options.scheduler is not None:
+        from .parallel import cluster  # Dask is imported only here
+
+        traffic, line_stats, session_stats = cluster.run_on_cluster(
+            paths, options.scheduler, _run_settings(options), on_lines=options.on_line_block)
+        judged = judge_traffic(traffic, options)
+        return judged.into(Analysis([], line_stats, session_stats, traffic), options.resolver)
     if options.jobs != 1 and split.worth_splitting(paths):
         jobs = options.jobs or split.default_jobs()
         tasks = split.plan(paths, jobs, input_format=options.input_format, tz=options.tz,
@@ -478,7 +491,7 @@ def _fail2ban_inputs(paths: Sequence[str]) -> Iterator[list[str]]:
                 lines.close()
                 raise ConfigError(f"{path}: --bans needs syslog lines (fail2ban-regex reads "
                                   "them); this is a journal JSON export")
-            if is_plain_file(path):
+            if is_plain_file(path) and not is_url(path):
                 lines.close()
                 files.append(path)
                 continue

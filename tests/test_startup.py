@@ -34,6 +34,11 @@ NOT_FOR_NO_DNS = [
     "loganalyze.input.cursors",
     "loganalyze.judge.dns_cache",
     "loganalyze.frames",
+    # The cluster backend (issue 18): only with --scheduler.
+    "dask",
+    "distributed",
+    "fsspec",
+    "loganalyze.parallel.cluster",
 ]
 
 

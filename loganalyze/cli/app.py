@@ -148,6 +148,11 @@ def analyze_command(
         typer.Option("--jobs", "-j", metavar="N", min=0,
                      help="processes for big inputs (0: per core, at most 4)"),
     ] = 0,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", metavar="ADDRESS",
+                     help="read the logs on this Dask cluster (tcp://HOST:8786)"),
+    ] = None,
     weights: Annotated[
         Path | None,
         typer.Option("--weights", metavar="TOML",
@@ -177,6 +182,7 @@ def analyze_command(
                 on_line_block=sink.lines,
                 weights=load_weights(weights) if weights is not None else DEFAULT_WEIGHTS,
                 input_format=input_format, tz=time_zone, jobs=jobs, bans=checked_bans,
+                scheduler=scheduler,
             )
             analysis = analyze_logs(logs, options)
     except LogAnalyzeError as exc:

@@ -41,6 +41,7 @@ import pandas as pd
 
 from ..aggregate import SenderStats
 from ..compat import Unpack, parse_iso
+from ..errors import ConfigError
 from ..judge.checks import Check, check_helos
 from ..judge.dns import HostResolver
 from ..judge.dns_setup import make_resolver
@@ -103,6 +104,7 @@ class AnalyzeArgs(TypedDict, total=False):
     server: ServerIdentity | None
     helo_access: HeloAccessTable | str | os.PathLike[str] | None
     weights: Weights | None
+    scheduler: str | None
 
 
 def _moment(value: datetime | str | None) -> datetime | None:
@@ -129,6 +131,7 @@ def analyze(
     server: ServerIdentity | None = None,
     helo_access: HeloAccessTable | str | os.PathLike[str] | None = None,
     weights: Weights | None = None,
+    scheduler: str | None = None,
 ) -> Analysis:
     """Run the whole analysis once, as ``analyze LOG...`` does; pass the result to the frames.
 
@@ -144,6 +147,10 @@ def analyze(
     ``since <= time < until`` (:class:`~loganalyze.model.Window`, the daily
     report's rule): for example the weeks before the HELO restrictions were
     switched on.
+
+    ``scheduler`` (a Dask scheduler's address, ``tcp://host:8786``) reads, parses and
+    aggregates the log files on that cluster's workers, as ``analyze --scheduler`` does
+    (needs the ``cluster`` extra); the DNS work stays here.
     """
     if resolver is None:
         resolver = make_resolver(nameservers, no_dns=no_dns, dns_timeout=dns_timeout,
@@ -155,13 +162,16 @@ def analyze(
     table = helo_access if isinstance(helo_access, HeloAccessTable) or helo_access is None \
         else load_helo_access(Path(helo_access))
     options = AnalyzeOptions(resolver=resolver, server=server, helo_access=table, year=year,
-                             now=now)
+                             now=now, scheduler=scheduler)
     if weights is not None:
         options.weights = weights
     options.window = Window(_moment(since), _moment(until))
     paths = log_paths(logs)
     if paths is not None:
         return analyze_logs(paths, options)  # exactly what the CLI runs
+    if scheduler is not None:
+        raise ConfigError("scheduler: the workers read log files; give paths or URLs, "
+                          "not lines")
     return analyze_lines(log_sources(logs)[0][1], options)
 
 

@@ -34,6 +34,7 @@ from typing import Any, BinaryIO, cast
 
 from ..errors import InputError
 from .lines import LineSplitter
+from .urls import is_url, open_url, url_info
 
 STDIN = "-"
 _MAGIC = {
@@ -87,6 +88,8 @@ def compression_of(head: bytes) -> str | None:
 def _open_binary(name: str) -> BinaryIO:
     if name == STDIN:
         return sys.stdin.buffer
+    if is_url(name):
+        return open_url(name)
     path = Path(name)
     try:
         return open(path, "rb", buffering=_BUFFER)  # noqa: SIM115 - closed by caller
@@ -433,10 +436,27 @@ def distinct_files(names: Sequence[str]) -> tuple[list[str], list[str]]:
     return kept, repeated
 
 
+def open_raw(name: str) -> BinaryIO:
+    """A log file (a path or an fsspec URL), open for reading its bytes as stored:
+    for byte ranges (:mod:`loganalyze.input.ranges`)."""
+    return _open_binary(name)
+
+
+def is_regular_file(name: str) -> bool:
+    """True for a regular file (or a URL's file), not a directory, pipe or device."""
+    if is_url(name):
+        info = url_info(name)
+        return info is not None and info.is_file
+    return name != STDIN and os.path.isfile(name)
+
+
 def file_size(name: str) -> int | None:
     """Size in bytes of a regular file, or None (standard input, pipes)."""
     if name == STDIN:
         return None
+    if is_url(name):
+        info = url_info(name)
+        return info.size if info is not None else None
     try:
         return os.stat(name).st_size
     except OSError:
@@ -447,6 +467,9 @@ def file_mtime(name: str) -> float | None:
     """Last modification time of a file (epoch seconds), or None (standard input)."""
     if name == STDIN:
         return None
+    if is_url(name):
+        info = url_info(name)
+        return info.mtime if info is not None else None
     try:
         return os.stat(name).st_mtime
     except OSError:

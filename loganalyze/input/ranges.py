@@ -3,11 +3,11 @@ where to cut, and the lines of one range (by the rules of :mod:`loganalyze.input
 
 from __future__ import annotations
 
-import os
 from bisect import bisect_right
 from collections.abc import Iterator
 
-from .files import compression_of
+from ..errors import InputError
+from .files import compression_of, is_regular_file, open_raw
 from .lines import LineSplitter, decode_line
 
 _RANGE_BLOCK = 8 << 20
@@ -15,18 +15,20 @@ _RANGE_BLOCK = 8 << 20
 
 def is_plain_file(name: str) -> bool:
     """A regular, uncompressed file: the only kind that can be read from an offset."""
-    try:
-        with open(name, "rb") as handle:
-            head = handle.read(6)
-    except OSError:
+    if not is_regular_file(name):
         return False
-    return os.path.isfile(name) and compression_of(head) is None
+    try:
+        with open_raw(name) as handle:
+            head = handle.read(6)
+    except (OSError, InputError):
+        return False
+    return compression_of(head) is None
 
 
 def line_boundaries(name: str, size: int, pieces: int) -> list[int]:
     """Byte offsets that split a file into ``pieces`` ranges starting at line starts."""
     cuts = [0]
-    with open(name, "rb") as handle:
+    with open_raw(name) as handle:
         for k in range(1, pieces):
             handle.seek(max(size * k // pieces, cuts[-1]))
             handle.readline()  # to the start of the next line
@@ -41,7 +43,7 @@ def line_start_before(name: str, offset: int, distance: int) -> int:
     """The first line start at or after ``offset - distance`` (and at most ``offset``)."""
     if offset <= distance:
         return 0
-    with open(name, "rb") as handle:
+    with open_raw(name) as handle:
         handle.seek(offset - distance)
         handle.readline(distance)  # to the start of the next line
         return min(handle.tell(), offset)
@@ -49,7 +51,7 @@ def line_start_before(name: str, offset: int, distance: int) -> int:
 
 def line_at(name: str, offset: int) -> str:
     """The line that starts at ``offset`` of a plain file (cleaned like :func:`read_lines`)."""
-    with open(name, "rb") as handle:
+    with open_raw(name) as handle:
         handle.seek(offset)
         return decode_line(handle.readline(64 << 10))
 
@@ -64,7 +66,7 @@ def read_range(
     ``lookahead`` bytes or until the caller stops.
     """
     splitter = LineSplitter(start, offsets=True)
-    with open(name, "rb") as handle:
+    with open_raw(name) as handle:
         handle.seek(start)
         while True:
             chunk = handle.read(_RANGE_BLOCK)

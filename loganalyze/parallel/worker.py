@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain
@@ -288,6 +288,17 @@ def run_range(task: Task, settings: RunSettings,
     return Part(collector.traffic, lines, collector.stats, collector.spf_taken_past_end,
                 collector.spf_unmatched_early, tokenizer.clock.first,
                 clock_end if clock_end is not None else tokenizer.clock.state)
+
+
+def collect_all(blocks: Iterable[Sequence[str]], settings: RunSettings,
+                shown: Callable[[int], None] | None = None) -> Part:
+    """One process reading a whole timeline, start to end: the sequential run (and the
+    cluster's fallback when split reads would date lines otherwise)."""
+    tokenizer = Tokenizer(year=settings.year, now=settings.now, tz=settings.tz,  # type: ignore[arg-type]
+                          input_format=settings.input_format, kinds=ALL_KINDS)
+    collector = TrafficCollector(window=settings.window)
+    collect_blocks(blocks, tokenizer, collector, shown)
+    return Part(collector.traffic, tokenizer.stats, collector.stats)
 
 
 def _all_stale(open_sessions: Mapping[Any, SmtpSession], line: str, tokenizer: Tokenizer) -> bool:

@@ -141,6 +141,8 @@ class GeneratorOptions:
     fmt: LogFormat = LogFormat.TRADITIONAL
     start: datetime = datetime(2026, 11, 24)
     """Local time of the first line: the log covers the 24 hours from here."""
+    host: str = HOST
+    """The syslog host field (one MX of several: their pids collide)."""
 
 
 @dataclass(slots=True)
@@ -1133,6 +1135,7 @@ class _Generator:
         w = self.world
         rnd = w.rnd
         total = opts.lines
+        host = opts.host
         stats = self.stats
         kinds = stats.sessions
         helo_checks = stats.helo_checks
@@ -1222,10 +1225,10 @@ class _Generator:
                 hh, rem = divmod(rem, 3600)
                 mm, ss = divmod(rem, 60)
                 if traditional:
-                    prefix = f"{day_prefix} {hh:02d}:{mm:02d}:{ss:02d} {HOST} "
+                    prefix = f"{day_prefix} {hh:02d}:{mm:02d}:{ss:02d} {host} "
                 else:
                     prefix = f"{day_prefix}T{hh:02d}:{mm:02d}:{ss:02d}."
-            head = prefix if traditional else f"{prefix}{usec % 1_000_000:06d}+00:00 {HOST} "
+            head = prefix if traditional else f"{prefix}{usec % 1_000_000:06d}+00:00 {host} "
 
             if clock >= next_timed:
                 # Periodic daemon lines (anvil, scache, the noon reload).
@@ -1367,13 +1370,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         default=LogFormat.TRADITIONAL)
     parser.add_argument("--start", type=datetime.fromisoformat, default=datetime(2026, 11, 24),
                         help="local time of the first line (default 2026-11-24T00:00)")
+    parser.add_argument("--host", default=HOST, help=f"syslog host field (default {HOST})")
     parser.add_argument("--output", "-o", type=Path, default=None,
                         help="output file (default: standard output)")
     parser.add_argument("--gzip", action="store_true", help="gzip the output")
     parser.add_argument("--gzip-level", type=int, default=6)
     parser.add_argument("--stats", action="store_true", help="print statistics as JSON to stderr")
     args = parser.parse_args(argv)
-    options = GeneratorOptions(args.lines, args.seed, args.fmt, args.start)
+    options = GeneratorOptions(args.lines, args.seed, args.fmt, args.start, args.host)
     stats = write_log(options, args.output, args.gzip, args.gzip_level)
     if args.stats or args.output is not None:
         import json
