@@ -122,8 +122,12 @@ class Analysis:
     @property
     def held_back(self) -> list[Finding]:
         """Legitimate senders not suggested because the DNS deadline left them undecided."""
-        return [f for f in self.findings
-                if (f.not_suggested_because or "").startswith(DEADLINE_REASON)]
+        return held_back(self.findings)
+
+
+def held_back(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings the DNS deadline kept from being suggested."""
+    return [f for f in findings if (f.not_suggested_because or "").startswith(DEADLINE_REASON)]
 
 
 @dataclass
@@ -313,15 +317,22 @@ class Judged:
     """Lookups the DNS deadline left unanswered."""
     spf_deadline_pairs: int
     """SPF re-checks the DNS deadline left undone."""
+    dns_deadline: float | None = None
+    """The deadline in seconds, when a real resolver had one."""
 
-    def into(self, analysis: Analysis, resolver: HostResolver) -> Analysis:
+    @property
+    def held_back(self) -> list[Finding]:
+        """Legitimate senders not suggested because the DNS deadline left them undecided."""
+        return held_back(self.findings)
+
+    def into(self, analysis: Analysis) -> Analysis:
         """``analysis`` with these findings and counts."""
         analysis.findings = self.findings
         analysis.dns_names = self.dns_names
         analysis.dns_temporary = self.dns_temporary
         analysis.dns_deadline_names = self.dns_deadline_names
         analysis.spf_deadline_pairs = self.spf_deadline_pairs
-        analysis.dns_deadline = getattr(resolver, "deadline", None)
+        analysis.dns_deadline = self.dns_deadline
         return analysis
 
 
@@ -351,7 +362,8 @@ def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> Judged:
                                      -f.verdict.score, f.first_seen, f.client_ip, f.helo))
     temporary = sum(1 for lk in lookups.values() if lk.status.is_temporary)
     late = sum(1 for lk in lookups.values() if lk.status is DnsStatus.DEADLINE)
-    return Judged(findings, len(lookups), temporary, late, len(rechecks.missed))
+    return Judged(findings, len(lookups), temporary, late, len(rechecks.missed),
+                  getattr(options.resolver, "deadline", None))
 
 
 def analyze_lines(lines: Iterable[str], options: AnalyzeOptions) -> Analysis:
@@ -366,8 +378,7 @@ def analyze_blocks(blocks: Iterable[Sequence[str]], options: AnalyzeOptions) -> 
     collector = TrafficCollector(window=options.window)
     collect_blocks(blocks, tokenizer, collector, options.on_line_block)
     judged = judge_traffic(collector.traffic, options)
-    return judged.into(Analysis([], tokenizer.stats, collector.stats, collector.traffic),
-                       options.resolver)
+    return judged.into(Analysis([], tokenizer.stats, collector.stats, collector.traffic))
 
 
 def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
@@ -403,8 +414,7 @@ def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
         if merged is not None:
             traffic, line_stats, session_stats = merged
             judged = judge_traffic(traffic, options)
-            return judged.into(Analysis([], line_stats, session_stats, traffic),
-                               options.resolver)
+            return judged.into(Analysis([], line_stats, session_stats, traffic))
     blocks = read_timeline_blocks(paths, input_format=options.input_format, tz=options.tz,
                                   now=options.now)
     return analyze_blocks(blocks, options)

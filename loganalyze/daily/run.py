@@ -26,6 +26,7 @@ from ..input.cursors import open_source, report_sources, source_key
 from ..input.positions import Cursor
 from ..judge.checks import Check, HeloCheckResult, check_helos
 from ..model import ALL_KINDS, Unparsed, Window
+from ..output.summary import deadline_warning
 from ..parse import Tokenizer
 from ..pipeline import AnalyzeOptions, Finding, judge_traffic
 from ..postfix.helo_access import access_key
@@ -274,7 +275,11 @@ def run_report(
                 warnings += stats.warnings
                 unparsed += tokenizer.stats.samples
                 cursors.append(new_cursor)
-            findings = judge_traffic(collector.traffic, options).findings
+            judged = judge_traffic(collector.traffic, options)
+            findings = judged.findings
+            late = deadline_warning(judged)
+            if late:  # like analyze's warning: missing answers must not look like a quiet day
+                warnings.append(late)
             keys = set(collector.traffic.senders) | {(f.client_ip, f.helo) for f in findings}
             history = state.history(keys)
             passing = _now_passing(state, collector, findings, options, history)
