@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
+from itertools import chain
 from pathlib import Path
 
 from .aggregate import SenderStats, Traffic, TrafficCollector, collect_blocks, rare_gc_passes
 from .errors import ConfigError
 from .input.files import distinct_files, line_blocks, read_lines
 from .input.ranges import is_plain_file
-from .input.timeline import read_timeline_blocks
+from .input.timeline import order_inputs, timeline_reference
 from .judge.bans import BanCheck, ban_claims, fail2ban_matches
 from .judge.checks import Check, HeloCheckResult, lookup_and_check
 from .judge.dns import DnsStatus, HostResolver
@@ -401,12 +402,17 @@ def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     from . import parallel
     from .input import split
 
+    # Probed once (standard input cannot be read twice): the order, and the reference
+    # the first line's year is inferred back from.
+    inputs = order_inputs(paths, input_format=options.input_format, tz=options.tz,
+                          now=options.now)
+    reference = timeline_reference(inputs, options.now)
     if options.jobs != 1 and split.worth_splitting(paths):
         jobs = options.jobs or split.default_jobs()
         tasks = split.plan(paths, jobs, input_format=options.input_format, tz=options.tz,
                            now=options.now, year=options.year)
         merged = parallel.run_tasks(
-            tasks, jobs, input_format=options.input_format, tz=options.tz, now=options.now,
+            tasks, jobs, input_format=options.input_format, tz=options.tz, now=reference,
             on_lines=options.on_line_block, window=options.window, year=options.year,
         ) if len(tasks) > 1 else None
         # None: a worker dated its lines otherwise than one read would (months that
@@ -415,9 +421,8 @@ def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
             traffic, line_stats, session_stats = merged
             judged = judge_traffic(traffic, options)
             return judged.into(Analysis([], line_stats, session_stats, traffic))
-    blocks = read_timeline_blocks(paths, input_format=options.input_format, tz=options.tz,
-                                  now=options.now)
-    return analyze_blocks(blocks, options)
+    return analyze_blocks(chain.from_iterable(i.blocks() for i in inputs),
+                          replace(options, now=reference))
 
 
 def with_bans(analysis: Analysis, paths: Sequence[str], check: BanCheck,

@@ -24,6 +24,7 @@ from ..compat import parse_iso
 from ..errors import ConfigError
 from ..input.cursors import open_source, report_sources, source_key
 from ..input.positions import Cursor
+from ..input.timeline import reference_time
 from ..judge.checks import Check, HeloCheckResult, check_helos
 from ..model import ALL_KINDS, Unparsed, Window
 from ..output.summary import deadline_warning
@@ -262,7 +263,9 @@ def run_report(
                                      named=siblings)
                 # The parser and evidence of analyze (ALL_KINDS): postscreen, dnsblog
                 # and SPF rejects weigh in the verdicts here too.
-                tokenizer = Tokenizer(year=options.year, now=options.now or now, tz=options.tz,
+                # Years inferred back from the log's modification time, as analyze does.
+                reference = reference_time(name, options.now or now, options.tz)
+                tokenizer = Tokenizer(year=options.year, now=reference, tz=options.tz,
                                       input_format=options.input_format, kinds=ALL_KINDS)
                 new_cursor, stats = read_sessions(
                     source, tokenizer, collector, traffic=collector.traffic,

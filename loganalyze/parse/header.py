@@ -27,6 +27,7 @@ in UTC and one written in local time line up.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -208,13 +209,32 @@ def resumes(first: FirstStamp, state: tuple[int | None, int], now: datetime,
     return when == first.when and clock.state == first.state
 
 
+def latest_year(month: int, day: int, hms: str, reference: datetime) -> int:
+    """The latest year in which the stamp ``month day hms`` is not later than ``reference``.
+
+    Whole stamps are compared, not months: with ``reference`` 2026-01-02, Dec 31
+    is 2025 and Jan 1 is 2026; Feb 29 goes back to a leap year.
+    """
+    stamp = (month, day, int(hms[0:2]), int(hms[3:5]), int(hms[6:8]))
+    year = reference.year
+    if stamp > (reference.month, reference.day, reference.hour, reference.minute,
+                reference.second):
+        year -= 1
+    while month == 2 and day == 29 and not calendar.isleap(year):
+        year -= 1
+    return year
+
+
 class Clock:
     """Turns the time stamps of one timeline into naive wall-clock times.
 
     Traditional syslog carries no year. The first line's year is ``year`` if
-    given, otherwise this year, or last year when the month is later than the
-    current month (pflogsumm's rule); a month that goes backwards by more than
-    six months (December to January) starts the next year.
+    given, otherwise the latest year in which its whole stamp (date and time)
+    is not later than ``now``, the reference (:func:`latest_year`): the
+    timeline's reference is the modification time of its oldest file, when its
+    last line was written (standard input: the clock), so the first line is
+    dated backwards from there. A month that goes backwards by more than six
+    months (December to January) starts the next year.
 
     ``tz`` is the zone epoch stamps are shown in (default: this machine's),
     and the zone RFC 3339 stamps are converted to when given (module docstring).
@@ -244,7 +264,7 @@ class Clock:
         """A traditional syslog stamp, with the year inferred (raises KeyError/ValueError)."""
         month = MONTHS[mon]
         if self.year is None:
-            self.year = self.now.year - 1 if month > self.now.month else self.now.year
+            self.year = latest_year(month, int(day), hms, self.now)
         elif self.last_month and month < self.last_month - 6:
             self.year += 1
         hour, minute, second = int(hms[0:2]), int(hms[3:5]), int(hms[6:8])
