@@ -119,7 +119,10 @@ def analyze_command(
         typer.Option("--suggest", help="only senders worth whitelisting, and their lines"),
     ] = False,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="{choices} ({default})")
+        OutputFormat, typer.Option(
+            "--format", "-f",
+            # The spreadsheet-injection guard of csv_format, in the room one line leaves.
+            help="{choices} ({default}); csv: leading = + - @ get '")
     ] = OutputFormat.TABLE,
     nameserver: NameserverOpt = None,
     no_dns: NoDnsOpt = False,

@@ -264,7 +264,7 @@ def run_report(
                 # The parser and evidence of analyze (ALL_KINDS): postscreen, dnsblog
                 # and SPF rejects weigh in the verdicts here too.
                 # Years inferred back from the log's modification time, as analyze does.
-                reference = reference_time(name, options.now or now, options.tz)
+                reference = reference_time(name, options.now or now)
                 tokenizer = Tokenizer(year=options.year, now=reference, tz=options.tz,
                                       input_format=options.input_format, kinds=ALL_KINDS)
                 new_cursor, stats = read_sessions(

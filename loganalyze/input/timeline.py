@@ -66,19 +66,14 @@ class TimelineInput:
         return read_blocks(self.name)
 
 
-def reference_time(name: str, now: datetime | None, tz: tzinfo | None) -> datetime:
-    """The latest wall-clock time a line of ``name`` can have: the file's modification
-    time in ``tz``, or ``now`` (default the clock) when that is earlier or there is
-    none (standard input, the journal)."""
+def reference_time(name: str, now: datetime | None) -> datetime:
+    """The latest time a line of ``name`` can have, in this machine's wall clock (that of
+    syslog stamps, whatever ``--tz``): the file's modification time, or ``now``
+    (default the clock) when that is earlier or there is none (standard input, the
+    journal)."""
     clock = now or datetime.now()
     mtime = file_mtime(name)
-    if mtime is None:
-        return clock
-    if tz is None:
-        written = datetime.fromtimestamp(mtime)
-    else:
-        written = datetime.fromtimestamp(mtime, tz).replace(tzinfo=None)
-    return min(written, clock)
+    return clock if mtime is None else min(datetime.fromtimestamp(mtime), clock)
 
 
 def timeline_reference(inputs: Sequence[TimelineInput], now: datetime | None) -> datetime:
@@ -108,7 +103,7 @@ def probe(
         stream.close()
         raise
     detected = detect_format(head) if forced is InputFormat.AUTO else forced
-    reference = reference_time(name, now, tz)
+    reference = reference_time(name, now)
     tokenizer = Tokenizer(now=reference, tz=tz, input_format=forced)
     first = next((t for t in map(tokenizer.line_time, head) if t is not None), None)
     if name == STDIN:

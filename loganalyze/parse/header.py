@@ -21,8 +21,9 @@ time*, the time a traditional syslog file would show for the line. Stamps writte
 with a wall clock (syslog, RFC 3339, short-full) are kept as written; epoch stamps
 (journal JSON, short-unix) are converted to wall-clock time in the zone ``tz``
 (default: this machine's zone, as journalctl prints them). When ``tz`` is given,
-RFC 3339 stamps with an offset are converted to that zone too, so a log written
-in UTC and one written in local time line up.
+RFC 3339 stamps with an offset are converted to that zone too, and so are syslog
+stamps (``journalctl -o short`` and ``short-precise`` write this machine's wall
+clock), so a log written in UTC, one written in local time and the journal line up.
 """
 
 from __future__ import annotations
@@ -237,7 +238,10 @@ class Clock:
     months (December to January) starts the next year.
 
     ``tz`` is the zone epoch stamps are shown in (default: this machine's),
-    and the zone RFC 3339 stamps are converted to when given (module docstring).
+    and the zone RFC 3339 stamps and syslog stamps (this machine's wall clock, as
+    journalctl ``-o short`` writes them) are converted to when given (module docstring).
+    The year is inferred on the stamp as written, against ``now`` in this machine's
+    wall clock.
     """
 
     __slots__ = ("explicit_year", "first", "last_month", "now", "tz", "year")
@@ -270,13 +274,21 @@ class Clock:
         hour, minute, second = int(hms[0:2]), int(hms[3:5]), int(hms[6:8])
         if self.last_month and month > self.last_month + 6 and not self.explicit_year:
             # An out-of-order line from the year before; don't move the clock back.
-            return datetime(self.year - 1, month, int(day), hour, minute, second)
+            return self.shown(datetime(self.year - 1, month, int(day), hour, minute, second))
         self.last_month = month
         micro = int((frac or ".0")[1:7].ljust(6, "0"))
         when = datetime(self.year, month, int(day), hour, minute, second, micro)
         if self.first is None:
             self.first = FirstStamp((mon, day, hms, frac), when, self.state)
-        return when
+        return self.shown(when)
+
+    def shown(self, local: datetime) -> datetime:
+        """A stamp written in this machine's wall clock (traditional syslog, journalctl
+        ``-o short``), shown in ``tz`` when given, like the epoch stamps: one session
+        written in two formats keeps one clock."""
+        if self.tz is None:
+            return local
+        return local.astimezone(self.tz).replace(tzinfo=None)
 
     def epoch(self, seconds: int, micro: int) -> datetime:
         """An epoch stamp as wall-clock time in ``tz``."""
