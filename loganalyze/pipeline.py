@@ -29,7 +29,8 @@ from .judge.verdict import DEFAULT_WEIGHTS, Label, Verdict, Weights, best_spf, j
 from .model import ALL_KINDS, EVERYTHING, InputFormat, TokenizerStats, Window
 from .parse import Tokenizer
 from .postfix.config import ServerIdentity
-from .postfix.helo_access import HeloAccessTable, format_entry, unsafe_reason
+from .postfix.helo_access import HeloAccessTable, format_entry, permitted_by, unsafe_reason
+from .postfix.postmap import rejected_despite_entry
 from .sessions import SessionStats
 
 # Resolvers that can answer the single questions SPF needs.
@@ -215,10 +216,8 @@ def _finding(
             why_not = unsafe_reason(sender.helo, options.server, sender.client_name)
             client_access = True
             if why_not is None and options.helo_access is not None:
-                hit = options.helo_access.lookup(sender.helo)
-                if hit is not None and options.helo_access.permits(sender.helo):
-                    why_not = f"already permitted by helo_access entry {hit[0]!r}"
-                    client_access = False
+                why_not = _already_permitted(sender, options.helo_access)
+                client_access = why_not is None
             if why_not is None:
                 access_line = format_entry(sender.helo, _comments(sender, check, verdict))
     first = sender.first_seen or datetime.min
@@ -247,6 +246,21 @@ def _finding(
         refused_days=tuple(sorted(sender.reject_days)),
         replies=tuple(sender.replies),
     )
+
+
+def _already_permitted(sender: SenderStats, table: HeloAccessTable) -> str | None:
+    """Why not, when the admin's table already lets this HELO in (and, if Postfix still
+    rejected it, what to look at)."""
+    entry = table.permitting_entry(sender.helo)
+    if entry is None:
+        return None
+    why = permitted_by(entry)
+    if sender.enforced_rejects:
+        hint = rejected_despite_entry(table.path, sender.last_refused)
+        if hint is not None:
+            last = f" (last {sender.last_refused:%Y-%m-%d %H:%M})" if sender.last_refused else ""
+            why += f", yet Postfix rejected it{last}: {hint}"
+    return why
 
 
 DEADLINE_REASON = "the DNS deadline ran out"

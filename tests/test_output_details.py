@@ -120,3 +120,71 @@ def test_tz_applies_to_short_stamps_so_a_session_keeps_one_clock(tmp_path: Path)
     # Without --tz both are Berlin's wall clock.
     (row,) = json.loads(analyze(str(head), str(tail), "--no-dns", "-f", "json", env=berlin).stdout)
     assert (row["first_seen"], row["last_seen"]) == ("2026-11-24T23:00:00", "2026-11-24T23:00:01")
+
+
+# -- (d) the helo_access wording names the entry; (e) "did you run postmap?" ---------------
+
+POSTMAP = "/usr/sbin/postmap"  # Postfix's own (Makefile installs Debian's postfix for it)
+
+
+def _postmap(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([POSTMAP, "-c", str(config), *args], capture_output=True, text=True,
+                          check=False)
+
+
+def _why_not(table: Path) -> dict[str, str]:
+    result = analyze(str(REPO / "fixtures" / "mail.log"), "--no-dns", "--year", "2026",
+                     "--postfix-config", str(REPO / "fixtures" / "postfix"),
+                     "--helo-access", str(table), "-f", "json", "-q")
+    assert result.returncode == 0, result.stderr
+    return {r["helo"]: r.get("not_suggested_because") for r in json.loads(result.stdout)}
+
+
+def test_permitted_senders_name_the_entry_and_a_stale_table_gets_the_postmap_hint(
+        tmp_path: Path) -> None:
+    config = tmp_path / "postfix"
+    config.mkdir()
+    (config / "main.cf").write_text("")  # postmap -c needs one; the defaults do
+    table = config / "helo_access"
+    # A parent domain's entry and an exact one (written as the admin wrote it).
+    table.write_text("rakutenmarketing.com OK\nEXCH01 OK\n")
+    os.utime(table, (0, datetime(2026, 8, 15, 12).timestamp()))  # before the bundled day
+    rakuten, exch = "va-massmail-02.rakutenmarketing.com", "EXCH01"
+
+    # Never compiled: Postfix reads no table at all.
+    why = _why_not(table)
+    assert why[rakuten] == (
+        "already permitted by helo_access entry 'rakutenmarketing.com OK', yet Postfix "
+        f"rejected it (last 2026-08-16 23:14): did you run postmap {table}? (there is no "
+        "helo_access.db beside it)")
+    assert why[exch].startswith("already permitted by helo_access entry 'exch01 OK', yet ")
+
+    # Compiled (real postmap) after the day's rejects: Postfix sees the entries; the
+    # rejects were before, so no hint.
+    assert _postmap(config, f"hash:{table}").returncode == 0
+    os.utime(table.with_name("helo_access.db"), (0, datetime(2026, 8, 17).timestamp()))
+    assert _postmap(config, "-q", "exch01", f"hash:{table}").stdout == "OK\n"  # the oracle
+    why = _why_not(table)
+    assert why[rakuten] == "already permitted by helo_access entry 'rakutenmarketing.com OK'"
+    assert why[exch] == "already permitted by helo_access entry 'exch01 OK'"
+
+    # An entry added to the source afterwards, postmap not run: Postfix does not see it
+    # (postmap -q says so), and the hint says why.
+    table.write_text("rakutenmarketing.com OK\nEXCH01 OK\noptimus-webapi-prod-2.localdomain OK\n")
+    os.utime(table, (0, datetime(2026, 8, 17, 6).timestamp()))
+    optimus = "optimus-webapi-prod-2.localdomain"
+    assert _postmap(config, "-q", optimus, f"hash:{table}").returncode == 1
+    why = _why_not(table)
+    assert why[optimus] == (
+        f"already permitted by helo_access entry '{optimus} OK', yet Postfix "
+        f"rejected it (last 2026-08-16 23:55): did you run postmap {table}? (helo_access.db "
+        "is older than helo_access, so Postfix does not see the newer entries)")
+
+    # Compiled before the rejects, and still rejected: postmap is not the cause.
+    assert _postmap(config, f"hash:{table}").returncode == 0
+    os.utime(table, (0, datetime(2026, 8, 15).timestamp()))
+    os.utime(table.with_name("helo_access.db"), (0, datetime(2026, 8, 16).timestamp()))
+    assert _why_not(table)[exch].endswith(
+        "yet Postfix rejected it (last 2026-08-16 13:48): helo_access.db is current: is "
+        "check_helo_access listed in smtpd_helo_restrictions before the "
+        "reject_*_helo_hostname checks?")

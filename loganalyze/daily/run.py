@@ -30,7 +30,7 @@ from ..model import ALL_KINDS, Unparsed, Window
 from ..output.summary import deadline_warning
 from ..parse import Tokenizer
 from ..pipeline import AnalyzeOptions, Finding, judge_traffic
-from ..postfix.helo_access import access_key
+from ..postfix.helo_access import access_key, permitted_by
 from ..sessions import SmtpSession
 from .records import DailyReport, NowPassing, SenderRow
 from .resume import read_sessions
@@ -163,9 +163,9 @@ def _passing_reason(
     result: HeloCheckResult | None,
 ) -> str:
     table = options.helo_access
-    if helo and table is not None and table.permits(helo):
-        hit = table.lookup(helo)
-        return f"your helo_access entry {hit[0] if hit else helo!r} lets it in"
+    entry = table.permitting_entry(helo) if helo and table is not None else None
+    if entry is not None:
+        return f"{permitted_by(entry)}: it gets in"
     since = f" since {last_rejected.isoformat()}" if last_rejected else ""
     if result is not None and not result.failed and result.unknown is False:
         return "its HELO passes the checks now: the sender fixed its DNS"
