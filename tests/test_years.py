@@ -96,3 +96,15 @@ def test_the_report_follows_the_same_rule(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["senders"]
     assert _span(rows) == SPAN
+
+
+def test_the_dataframe_api_follows_the_same_rule(tmp_path: Path) -> None:
+    from loganalyze.frames.logs import read_events, sessions_frame
+
+    log = tmp_path / "mail.log"
+    log.write_text(NEW_YEAR)
+    os.utime(log, (0, datetime(2026, 1, 2, 6, 25).timestamp()))
+    events = read_events(str(log))
+    assert (str(events["time"].min()), str(events["time"].max())) == (
+        "2025-12-31 23:50:00", "2026-01-01 00:10:00")
+    assert str(sessions_frame(str(log))["start"].min()) == "2025-12-31 23:50:00"
