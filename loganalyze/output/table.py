@@ -117,7 +117,7 @@ def _layout(findings: Sequence[Finding], width: int, checked: bool,
     """Headers, rows (escaped cells) and widths of one layout, or None if it cannot fit."""
     headers = ["HELO", *([] if compact else ["client"]), "check",
                *([] if compact else ["sess", "seen", "SPF"]), "verdict", "suggest",
-               *(["banned by"] if checked else [])]
+               *(["banned by"] if checked and not compact else [])]
     rows = [[
         display_text(f.helo) if f.helo else "(none)",
         *([] if compact else [_client(f)]),
@@ -125,7 +125,7 @@ def _layout(findings: Sequence[Finding], width: int, checked: bool,
         *([] if compact else [str(f.sessions), _when(f), f.spf or "-"]),
         _verdict(f),
         _action(f),
-        *([display_text(_bans(f))] if checked else []),
+        *([display_text(_bans(f))] if checked and not compact else []),
     ] for f in findings]
     natural = [max(text_width(cell) for cell in column)
                for column in zip(headers, *rows, strict=True)]
@@ -159,7 +159,8 @@ def fitted_table(findings: Sequence[Finding], width: int) -> str:
     """The table in ``width`` columns: one row per sender, then its details indented.
 
     Wide enough, the row has every column; narrower (80 columns), the client,
-    sessions, time and SPF move to the first indented line. No line is longer
+    sessions, time and SPF move to the first indented line (and the ban tools to
+    the next). No line is longer
     than ``width``: escaped text is cut whole escapes at a time.
     """
     checked = any(f.would_be_banned_by is not None for f in findings)
@@ -181,6 +182,8 @@ def fitted_table(findings: Sequence[Finding], width: int) -> str:
             seen = (f"{finding.sessions} session{plural} {_when(finding)}, "
                     f"SPF {finding.spf or '-'}, from ")
             out.append(_INDENT + seen + _client(finding, room - len(seen)))
+            if checked:
+                out.append(_INDENT + clip("banned by " + display_text(_bans(finding)), room))
         evidence = textwrap.wrap(display_text(_evidence(finding)), room,
                                  max_lines=_EVIDENCE_LINES, placeholder=" …",
                                  break_long_words=True, break_on_hyphens=False)
