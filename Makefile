@@ -26,7 +26,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	@$(BIN)/pip install -qq -e .
 	@touch $@
 
-# The ban-tool cross-check is tested against Debian's real fail2ban (tests/test_bans.py).
+# The ban-tool cross-check is tested against Debian's real fail2ban (tests/test_bans.py),
+# helo_access tables against postfix's postmap (tests/test_output_details.py).
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[test]'
 	@command -v fail2ban-regex >/dev/null || { \
@@ -35,6 +36,13 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	    (apt-get install -y -qq fail2ban || { apt-get update -qq && apt-get install -y -qq fail2ban; }) >/dev/null; \
 	  else \
 	    echo "error: the tests need fail2ban; on Debian/Ubuntu run: sudo apt-get install fail2ban"; exit 1; \
+	  fi; }
+	@command -v /usr/sbin/postmap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's postfix (the tests check helo_access tables with its postmap)"; \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix; }) >/dev/null; \
+	  else \
+	    echo "error: the tests need postfix's postmap; on Debian/Ubuntu run: sudo apt-get install postfix"; exit 1; \
 	  fi; }
 	@touch $@
 

@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
+from itertools import chain
 from pathlib import Path
 
 from .aggregate import SenderStats, Traffic, rare_gc_passes
 from .errors import ConfigError
 from .input.files import distinct_files, line_blocks, read_lines
 from .input.ranges import is_plain_file
-from .input.timeline import read_timeline_blocks
+from .input.timeline import order_inputs, timeline_reference
 from .input.urls import expand, is_url
 from .judge.bans import BanCheck, ban_claims, fail2ban_matches
 from .judge.checks import Check, HeloCheckResult, check_helo, dns_query_name, lookup_and_check
@@ -38,6 +39,7 @@ from .postfix.helo_access import (
     format_entry,
 )
 from .postfix.learned import learn_identity
+from .postfix.postmap import rejected_despite_entry
 from .sessions import SessionStats
 
 # Resolvers that can answer the single questions SPF needs.
@@ -137,8 +139,12 @@ class Analysis:
     @property
     def held_back(self) -> list[Finding]:
         """Legitimate senders not suggested because the DNS deadline left them undecided."""
-        return [f for f in self.findings
-                if (f.not_suggested_because or "").startswith(DEADLINE_REASON)]
+        return held_back(self.findings)
+
+
+def held_back(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings the DNS deadline kept from being suggested."""
+    return [f for f in findings if (f.not_suggested_because or "").startswith(DEADLINE_REASON)]
 
 
 @dataclass
@@ -229,6 +235,8 @@ def _finding(
             decision = decide_entry(sender.helo, sender.client_ip, sender.client_name,
                                     options.server, options.helo_access)
             why_not, client_access = decision.refused, decision.client_access
+            if decision.permitted and options.helo_access is not None:
+                why_not = f"{why_not}{_despite_entry(sender, options.helo_access)}"
             if why_not is None:
                 access_line = format_entry(sender.helo, entry_comments(sender, check, verdict, dns))
             elif decision.commented:
@@ -261,6 +269,18 @@ def _finding(
         refused_days=tuple(sorted(sender.reject_days)),
         replies=tuple(sender.replies),
     )
+
+
+def _despite_entry(sender: SenderStats, table: HeloAccessTable) -> str:
+    """What to look at when Postfix rejected a HELO the admin's table permits ("" when it
+    did not, or nothing is amiss with the table's files)."""
+    if not sender.enforced_rejects:
+        return ""
+    hint = rejected_despite_entry(table.path, sender.last_refused)
+    if hint is None:
+        return ""
+    last = f" (last {sender.last_refused:%Y-%m-%d %H:%M})" if sender.last_refused else ""
+    return f", yet Postfix rejected it{last}: {hint}"
 
 
 DEADLINE_REASON = "the DNS deadline ran out"
@@ -314,8 +334,15 @@ class Judged:
     server: ServerIdentity | None = None
     """The server's identity the findings were judged with (with the names learned
     from the log when there was no main.cf)."""
+    dns_deadline: float | None = None
+    """The deadline in seconds, when a real resolver had one."""
 
-    def into(self, analysis: Analysis, resolver: HostResolver) -> Analysis:
+    @property
+    def held_back(self) -> list[Finding]:
+        """Legitimate senders not suggested because the DNS deadline left them undecided."""
+        return held_back(self.findings)
+
+    def into(self, analysis: Analysis) -> Analysis:
         """``analysis`` with these findings and counts."""
         analysis.findings = self.findings
         analysis.dns_names = self.dns_names
@@ -324,7 +351,7 @@ class Judged:
         analysis.spf_deadline_pairs = self.spf_deadline_pairs
         analysis.resolver_disagrees = self.resolver_disagrees
         analysis.server = self.server
-        analysis.dns_deadline = getattr(resolver, "deadline", None)
+        analysis.dns_deadline = self.dns_deadline
         return analysis
 
 
@@ -369,7 +396,8 @@ def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> Judged:
     temporary = sum(1 for lk in lookups.values() if lk.status.is_temporary)
     late = sum(1 for lk in lookups.values() if lk.status is DnsStatus.DEADLINE)
     return Judged(findings, len(lookups), temporary, late, len(rechecks.missed),
-                  disagrees.warning() if disagrees is not None else None, options.server)
+                  disagrees.warning() if disagrees is not None else None, options.server,
+                  getattr(options.resolver, "deadline", None))
 
 
 def _proven_names(traffic: Traffic, results: dict[str, HeloCheckResult],
@@ -391,7 +419,7 @@ def analyze_blocks(blocks: Iterable[Sequence[str]], options: AnalyzeOptions) -> 
     """Analyze a timeline given in blocks of lines (:func:`~loganalyze.input.files.read_blocks`)."""
     part = collect_all(blocks, _run_settings(options), options.on_line_block)
     judged = judge_traffic(part.traffic, options)
-    return judged.into(Analysis([], part.lines, part.sessions, part.traffic), options.resolver)
+    return judged.into(Analysis([], part.lines, part.sessions, part.traffic))
 
 
 def _run_settings(options: AnalyzeOptions) -> RunSettings:
@@ -419,19 +447,25 @@ def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     from . import parallel
     from .input import split
 
+    # Probed once (standard input cannot be read twice): the order, and the reference
+    # the first line's year is inferred back from.
+    inputs = order_inputs(paths, input_format=options.input_format, tz=options.tz,
+                          now=options.now)
+    reference = timeline_reference(inputs, options.now)
     if options.scheduler is not None:
         from .parallel import cluster  # Dask is imported only here
 
         traffic, line_stats, session_stats = cluster.run_on_cluster(
-            paths, options.scheduler, _run_settings(options), on_lines=options.on_line_block)
+            paths, options.scheduler, _run_settings(replace(options, now=reference)),
+            on_lines=options.on_line_block)
         judged = judge_traffic(traffic, options)
-        return judged.into(Analysis([], line_stats, session_stats, traffic), options.resolver)
+        return judged.into(Analysis([], line_stats, session_stats, traffic))
     if options.jobs != 1 and split.worth_splitting(paths):
         jobs = options.jobs or split.default_jobs()
         tasks = split.plan(paths, jobs, input_format=options.input_format, tz=options.tz,
                            now=options.now, year=options.year)
         merged = parallel.run_tasks(
-            tasks, jobs, input_format=options.input_format, tz=options.tz, now=options.now,
+            tasks, jobs, input_format=options.input_format, tz=options.tz, now=reference,
             on_lines=options.on_line_block, window=options.window, year=options.year,
         ) if len(tasks) > 1 else None
         # None: a worker dated its lines otherwise than one read would (months that
@@ -439,11 +473,9 @@ def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
         if merged is not None:
             traffic, line_stats, session_stats = merged
             judged = judge_traffic(traffic, options)
-            return judged.into(Analysis([], line_stats, session_stats, traffic),
-                               options.resolver)
-    blocks = read_timeline_blocks(paths, input_format=options.input_format, tz=options.tz,
-                                  now=options.now)
-    return analyze_blocks(blocks, options)
+            return judged.into(Analysis([], line_stats, session_stats, traffic))
+    return analyze_blocks(chain.from_iterable(i.blocks() for i in inputs),
+                          replace(options, now=reference))
 
 
 def with_bans(analysis: Analysis, paths: Sequence[str], check: BanCheck,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
 import re
 import shutil
@@ -362,8 +363,9 @@ def test_fail2ban_missing_is_said_not_hidden(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}  # the table's 80 columns
     return subprocess.run([str(Path(sys.executable).parent / "analyze"), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
 
 
 def test_cli_bans_with_the_admins_config(tmp_path: Path) -> None:
@@ -403,13 +405,19 @@ def test_cli_without_fail2ban_says_so() -> None:
 
 def test_cli_table_has_the_column_and_the_whitelist(tmp_path: Path) -> None:
     config = _fail2ban_config(tmp_path, "[postfix]\nenabled = true\n")
-    done = _cli(str(LOGS[0]), "--no-dns", "--year", "2026", "--suggest", "--postfix-config",
-                "fixtures/postfix", "--fail2ban-config", str(config), "-q")
-    assert done.returncode == 0, done.stderr
-    header = done.stdout.splitlines()[0].split()
+    args = [str(LOGS[0]), "--no-dns", "--year", "2026", "--suggest", "--postfix-config",
+            "fixtures/postfix", "--fail2ban-config", str(config), "-q"]
+    wide = _cli(*args, "--wide")
+    assert wide.returncode == 0, wide.stderr
+    header = wide.stdout.splitlines()[0].split()
     assert header[header.index("suggest") + 1:][:3] == ["banned", "by", "evidence"]
-    row = next(line for line in done.stdout.splitlines() if "[198.51.100.62]" in line)
+    row = next(line for line in wide.stdout.splitlines() if "[198.51.100.62]" in line)
     assert "crowdsec 08-16 10:46" in row
+    # At 80 columns, on the sender's indented lines, whole.
+    done = _cli(*args)
+    lines = done.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.endswith("[198.51.100.62]"))
+    assert lines[at + 1] == "    banned by crowdsec 08-16 10:46"
     assert "# CrowdSec would ban 3 legitimate senders; to prevent it:" in done.stdout
     assert done.stdout.endswith('  ip:\n    - "198.51.100.62"\n    - "203.0.113.148"\n'
                                 '    - "198.51.100.77"\n')

@@ -36,6 +36,11 @@ from loganalyze.output.daily import render, render_html, render_text, report_rec
 from loganalyze.pipeline import AnalyzeOptions
 from loganalyze.postfix.config import load_identity
 
+try:  # tests/ as a plain directory on sys.path (pytest's default rootdir layout)
+    from dnsserver import SilentDnsServer
+except ImportError:  # pragma: no cover - tests/ made a package
+    from tests.dnsserver import SilentDnsServer
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 GOLDEN = FIXTURES / "golden"
@@ -477,3 +482,18 @@ def test_journal_when_there_is_no_mail_log(tmp_path: Path, monkeypatch: pytest.M
                settings(datetime(2026, 8, 15), journal_command=command), reports.append)
     assert [r.lines_read for r in reports] == [12, 0]
     assert reports[0].sessions == 4 and not reports[1].has_news
+
+
+def test_report_warns_when_the_dns_deadline_cut_answers(tmp_path: Path) -> None:
+    # The warning analyze prints: a report with missing DNS answers must not read as complete.
+    with SilentDnsServer() as server:
+        result = report(str(FIXTURES / "mail.log"), "--state", str(tmp_path / "state.sqlite"),
+                        "--postfix-config", str(FIXTURES / "postfix"), "--year", "2026",
+                        "--now", NOW, "--nameserver", server.address, "--no-dns-cache",
+                        "--dns-deadline", "1")
+    assert result.exit_code == 0, result.output
+    text = re.sub(r"\s+", " ", result.stdout)  # the report wraps at 80 columns
+    assert "warning: DNS deadline (1 s) reached: 36 of 36 HELO names unanswered" in text, text
+    assert "legitimate senders are not suggested for that; run again with a longer " \
+        "--dns-deadline" in text
+    assert "why not the DNS deadline ran out before its HELO lookup" in text

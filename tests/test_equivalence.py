@@ -35,6 +35,7 @@ from loganalyze.daily.run import ReportSettings, run_report
 from loganalyze.input import split as input_split
 from loganalyze.judge.dns_resolver import DnsResolver
 from loganalyze.output import finding_record
+from loganalyze.output.records import iso_seconds
 from loganalyze.pipeline import AnalyzeOptions, Finding, analyze_logs
 from loganalyze.postfix.config import load_identity
 
@@ -101,7 +102,7 @@ def _frame_rows(frame: Any) -> dict[tuple[str, str], dict[str, Any]]:
             if isinstance(value, float) and math.isnan(value):
                 value = None
             elif hasattr(value, "isoformat"):
-                value = value.isoformat()
+                value = iso_seconds(value)  # as every output writes it
             elif hasattr(value, "item"):
                 value = value.item()
             row[name] = value

@@ -27,8 +27,10 @@ BASE = [str(FIXTURES / "mail.log"), "--postfix-config", str(FIXTURES / "postfix"
 
 
 def run_analyze(*args: str) -> str:
+    # Not a terminal and no COLUMNS: the table's stable 80 columns.
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
     result = subprocess.run([ANALYZE, *BASE, *args], capture_output=True, text=True,
-                            timeout=120, cwd=REPO)
+                            timeout=120, cwd=REPO, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

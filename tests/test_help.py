@@ -56,16 +56,17 @@ def test_analyze_help_is_one_line_per_option_with_the_choices_spelled_out() -> N
     options = text.split("Options:\n")[1].split("\n\n")[0].splitlines()
     continued = [line for line in options if not line.lstrip().startswith("-")]
     # Only the output formats and the six journal formats take a second line at 80 columns.
-    assert continued == [" " * 28 + "postmaster-note (table)", " " * 28 + "journal-json"], \
-        continued
+    assert continued == [" " * 28 + "postmaster-note (table); csv: leading = + - @ get '",
+                         " " * 28 + "journal-json"], continued
     assert "  -f, --format FORMAT       table, json, csv, helo-access, client-access," in options
     assert any(line.startswith("  --dns-deadline SECONDS    limit for all DNS work, SPF re-checks")
                for line in options)
     # A wider terminal joins those lines too, and breaks nothing else.
     wide = run("analyze", "--help", columns=120).stdout.split("Options:\n")[1].split("\n\n")[0]
     joined = [line for line in options if line not in continued]
-    joined[joined.index("  -f, --format FORMAT       table, json, csv, helo-access, "
-                        "client-access,")] += " postmaster-note (table)"
+    at = joined.index("  -f, --format FORMAT       table, json, csv, helo-access, client-access,")
+    joined[at] += " postmaster-note (table);"
+    joined.insert(at + 1, " " * 28 + "csv: leading = + - @ get '")
     joined[joined.index("  --input-format FORMAT     auto, syslog, rfc3339, journal-full, "
                         "journal-unix,")] += " journal-json"
     assert wide.splitlines() == joined

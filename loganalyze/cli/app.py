@@ -120,8 +120,14 @@ def analyze_command(
         typer.Option("--suggest", help="only senders worth whitelisting, and their lines"),
     ] = False,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="{choices} ({default})")
+        OutputFormat, typer.Option(
+            "--format", "-f",
+            # The spreadsheet-injection guard of csv_format, in the room one line leaves.
+            help="{choices} ({default}); csv: leading = + - @ get '")
     ] = OutputFormat.TABLE,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="table: one line per sender, nothing cut")
+    ] = False,
     nameserver: NameserverOpt = None,
     no_dns: NoDnsOpt = False,
     dns_timeout: TimeoutOpt = 2.0,
@@ -191,7 +197,8 @@ def analyze_command(
     findings = analysis.suggestions if suggest else analysis.findings
     options_text = render_domain_options(domain_options(analysis.findings, server))
     if output_format is OutputFormat.TABLE:
-        text = render_suggest(analysis.findings) if suggest else render_table(findings)
+        text = (render_suggest(analysis.findings, wide=wide) if suggest
+                else render_table(findings, wide=wide))
         if suggest and options_text:
             text += "\n" + options_text
         if analysis.bans is not None:

@@ -108,7 +108,7 @@ def ban_check(config: Path | None) -> BanCheck:
     return BanCheck(jail=load_fail2ban_jail(config))
 TzOpt = Annotated[
     str | None,
-    typer.Option("--tz", metavar="ZONE", help="zone for journal time stamps (this machine's)"),
+    typer.Option("--tz", metavar="ZONE", help="zone to show all times in (this machine's)"),
 ]
 VerboseOpt = Annotated[
     bool, typer.Option("--verbose", "-v", help="show samples of the lines not understood")

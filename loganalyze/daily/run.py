@@ -24,11 +24,13 @@ from ..compat import parse_iso
 from ..errors import ConfigError
 from ..input.cursors import open_source, report_sources, source_key
 from ..input.positions import Cursor
+from ..input.timeline import reference_time
 from ..judge.checks import Check, HeloCheckResult, check_helos
 from ..model import ALL_KINDS, Unparsed, Window
+from ..output.summary import deadline_warning
 from ..parse import Tokenizer
 from ..pipeline import AnalyzeOptions, Finding, judge_traffic
-from ..postfix.helo_access import access_key
+from ..postfix.helo_access import access_key, permitted_by
 from ..sessions import SmtpSession
 from .records import DailyReport, NowPassing, SenderRow
 from .resume import read_sessions
@@ -161,9 +163,9 @@ def _passing_reason(
     result: HeloCheckResult | None,
 ) -> str:
     table = options.helo_access
-    if helo and table is not None and table.permits(helo):
-        hit = table.lookup(helo)
-        return f"your helo_access entry {hit[0] if hit else helo!r} lets it in"
+    entry = table.permitting_entry(helo) if helo and table is not None else None
+    if entry is not None:
+        return f"{permitted_by(entry)}: it gets in"
     since = f" since {last_rejected.isoformat()}" if last_rejected else ""
     if result is not None and not result.failed and result.unknown is False:
         return "its HELO passes the checks now: the sender fixed its DNS"
@@ -261,7 +263,9 @@ def run_report(
                                      named=siblings)
                 # The parser and evidence of analyze (ALL_KINDS): postscreen, dnsblog
                 # and SPF rejects weigh in the verdicts here too.
-                tokenizer = Tokenizer(year=options.year, now=options.now or now, tz=options.tz,
+                # Years inferred back from the log's modification time, as analyze does.
+                reference = reference_time(name, options.now or now)
+                tokenizer = Tokenizer(year=options.year, now=reference, tz=options.tz,
                                       input_format=options.input_format, kinds=ALL_KINDS)
                 new_cursor, stats = read_sessions(
                     source, tokenizer, collector, traffic=collector.traffic,
@@ -278,6 +282,9 @@ def run_report(
             findings = judged.findings
             if judged.resolver_disagrees:
                 warnings.append(judged.resolver_disagrees)
+            late = deadline_warning(judged)
+            if late:  # like analyze's warning: missing answers must not look like a quiet day
+                warnings.append(late)
             keys = set(collector.traffic.senders) | {(f.client_ip, f.helo) for f in findings}
             history = state.history(keys)
             passing = _now_passing(state, collector, findings, options, history)

@@ -11,6 +11,7 @@ from typing import Any, cast
 import pandas as pd
 
 from ..input.files import read_lines
+from ..input.timeline import reference_time
 from ..judge.checks import Check, check_for_reason
 from ..model import Kind, LogRecord
 from ..parse import Tokenizer
@@ -45,6 +46,13 @@ def log_sources(logs: LogInput) -> list[tuple[str, Iterable[str]]]:
         lines = cast(Iterable[str], logs)
         return [("<lines>", (line.rstrip("\r\n") for line in lines))]
     return [(name, _lazy_lines(name)) for name in names]
+
+
+def _reference(logs: LogInput, now: datetime | None) -> datetime | None:
+    """What the first line's year is dated back from, as analyze does it: the first
+    file's modification time (or ``now``, when earlier); lines: ``now``."""
+    names = log_paths(logs)
+    return reference_time(names[0], now) if names else now
 
 
 def _lazy_lines(name: str) -> Iterator[str]:
@@ -171,7 +179,7 @@ def read_events(
         source          category        file name, or <lines> for an iterable of lines
         lineno          int64           line number in that file, from 1
     """
-    tokenizer = Tokenizer(year=year, now=now, **tokenizer_options)
+    tokenizer = Tokenizer(year=year, now=_reference(logs, now), **tokenizer_options)
     table = Table(EVENT_COLUMNS)
     table.add_all(
         _event_row(record, source)
@@ -263,7 +271,7 @@ def sessions_frame(
         saw_disconnect     bool            False when the log ends before the disconnect line
         counters           category        disconnect counters as logged, NaN without disconnect
     """
-    tokenizer = Tokenizer(year=year, now=now)
+    tokenizer = Tokenizer(year=year, now=_reference(logs, now))
     stats = SessionStats()
     table = Table(SESSION_COLUMNS)
     records = (record for _, record in _records(logs, tokenizer))

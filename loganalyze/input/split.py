@@ -11,7 +11,7 @@ from datetime import datetime
 
 from ..input.files import file_size
 from ..input.ranges import is_plain_file, line_at, line_boundaries
-from ..input.timeline import order_inputs
+from ..input.timeline import order_inputs, timeline_reference
 from ..model import (
     InputFormat,
 )
@@ -37,6 +37,9 @@ class Task:
     lines finish the sessions still open at the end (a rotation cut them)."""
     year_inferred: bool = False
     """:attr:`year` is the inference from the range's first line, not ``--year``."""
+    reference: datetime | None = None
+    """No line of the input is later (:func:`~loganalyze.input.timeline.reference_time`):
+    a whole input dates its first line back from it."""
 
 
 def plan(names: Sequence[str], jobs: int, *, input_format: InputFormat, tz: object,
@@ -53,18 +56,20 @@ def plan(names: Sequence[str], jobs: int, *, input_format: InputFormat, tz: obje
         # reading on into the next one, as a sequential run reads them.
         following = inputs[index + 1].name if index + 1 < len(inputs) else None
         if cuts is None:
-            tasks.append(Task(item.name, 0, None, not tasks, year, following))
+            tasks.append(Task(item.name, 0, None, not tasks, year, following,
+                              reference=item.reference))
             continue
         for k, (start, end) in enumerate(zip(cuts, cuts[1:], strict=False)):
             tasks.append(Task(item.name, start, end, not tasks, year,
-                              following if k == len(cuts) - 2 else None))
-    return _with_years(tasks, input_format, tz, now, year)
+                              following if k == len(cuts) - 2 else None,
+                              reference=item.reference))
+    return _with_years(tasks, input_format, tz, timeline_reference(inputs, now), year)
 
 
 def _with_years(tasks: list[Task], input_format: InputFormat, tz: object,
-                now: datetime | None, year: int | None) -> list[Task]:
+                reference: datetime, year: int | None) -> list[Task]:
     """Give each range the year its first line has in a sequential read."""
-    clock = Tokenizer(year=year, now=now, tz=tz, input_format=input_format)  # type: ignore[arg-type]
+    clock = Tokenizer(year=year, now=reference, tz=tz, input_format=input_format)  # type: ignore[arg-type]
     out = []
     for task in tasks:
         first_year = year
@@ -75,7 +80,7 @@ def _with_years(tasks: list[Task], input_format: InputFormat, tz: object,
         if when is not None:
             first_year = when.year
         out.append(Task(task.name, task.start, task.end, task.first, first_year, task.next_name,
-                        year is None and when is not None))
+                        year is None and when is not None, task.reference))
     return out
 
 

@@ -6,11 +6,13 @@ tokenizer's year inference and the session builder see time run forward.
 Files are ordered by the time of their first line; each file's format is
 detected from its first lines (:func:`~loganalyze.tokenizer.detect_format`).
 
-A traditional syslog stamp has no year; to order such files, the year of a
-file's first line is inferred from the file's modification time (a rotated
-file was last written when its last line was), by the tokenizer's rule: a
-month later than the anchor's month is last year. Standard input has no
-modification time; ``now`` stands in.
+A traditional syslog stamp has no year. A line cannot be later than the
+modification time of its file (a file was last written when its last line
+was), nor than now: :func:`reference_time` is the earlier of the two
+(standard input: now). A file's first line is dated by the tokenizer's rule
+(:func:`~loganalyze.parse.header.latest_year`): the latest year in which
+its whole stamp is not later than the reference; the tokenizer reading the
+timeline takes the reference of its oldest input (:func:`timeline_reference`).
 
 Files are concatenated, not merged line by line: rotated logs do not
 overlap. A central log holding many hosts is one file; sessions are keyed
@@ -42,6 +44,8 @@ class TimelineInput:
     """Detected from the first lines (or forced); ``auto`` if none was recognised."""
     first_time: datetime | None
     """Time of the first line with a valid stamp (year inferred as described above)."""
+    reference: datetime = datetime.max
+    """No line of this input is later (:func:`reference_time`)."""
     _head: list[str] | None = field(default=None, repr=False)
     _rest: Iterator[str] | None = field(default=None, repr=False)
 
@@ -62,13 +66,21 @@ class TimelineInput:
         return read_blocks(self.name)
 
 
-def _anchor(name: str, now: datetime | None, tz: tzinfo | None) -> datetime:
+def reference_time(name: str, now: datetime | None) -> datetime:
+    """The latest time a line of ``name`` can have, in this machine's wall clock (that of
+    syslog stamps, whatever ``--tz``): the file's modification time, or ``now``
+    (default the clock) when that is earlier or there is none (standard input, the
+    journal)."""
+    clock = now or datetime.now()
     mtime = file_mtime(name)
-    if mtime is None:
-        return now or datetime.now()
-    if tz is None:
-        return datetime.fromtimestamp(mtime)
-    return datetime.fromtimestamp(mtime, tz).replace(tzinfo=None)
+    return clock if mtime is None else min(datetime.fromtimestamp(mtime), clock)
+
+
+def timeline_reference(inputs: Sequence[TimelineInput], now: datetime | None) -> datetime:
+    """The reference of a timeline's tokenizer: that of its oldest input with a stamp,
+    so that its first line is dated as :func:`probe` dated it (else ``now``)."""
+    return next((i.reference for i in inputs if i.first_time is not None),
+                now or datetime.now())
 
 
 def probe(
@@ -91,12 +103,13 @@ def probe(
         stream.close()
         raise
     detected = detect_format(head) if forced is InputFormat.AUTO else forced
-    tokenizer = Tokenizer(now=_anchor(name, now, tz), tz=tz, input_format=forced)
+    reference = reference_time(name, now)
+    tokenizer = Tokenizer(now=reference, tz=tz, input_format=forced)
     first = next((t for t in map(tokenizer.line_time, head) if t is not None), None)
     if name == STDIN:
-        return TimelineInput(name, detected, first, head, stream)
+        return TimelineInput(name, detected, first, reference, head, stream)
     stream.close()
-    return TimelineInput(name, detected, first)
+    return TimelineInput(name, detected, first, reference)
 
 
 def order_inputs(

@@ -79,12 +79,14 @@ class ReportFormat(StrEnum):
 
 def write_findings(findings: Sequence[Finding], suggested: Sequence[Finding],
                    output_format: OutputFormat, out: TextIO, *, suggest: bool = False,
-                   server: ServerIdentity | None = None) -> None:
+                   server: ServerIdentity | None = None, width: int | None = None,
+                   wide: bool = False) -> None:
     """Write ``findings`` in ``output_format`` to ``out``.
 
     ``suggested`` are the findings with a helo_access entry (the helo-access
     format writes only those); ``suggest`` turns the table into the
-    ``--suggest`` view; ``server`` is who signs the postmaster notes.
+    ``--suggest`` view; ``server`` is who signs the postmaster notes; ``width`` and
+    ``wide`` shape the table (:func:`render_table`).
     """
     if output_format is OutputFormat.JSON:
         write_json(findings, out)
@@ -99,4 +101,5 @@ def write_findings(findings: Sequence[Finding], suggested: Sequence[Finding],
 
         out.write(render_postmaster_notes(findings, server or ServerIdentity()))
     else:
-        out.write(render_suggest(findings) if suggest else render_table(findings))
+        out.write(render_suggest(findings, width, wide=wide) if suggest
+                  else render_table(findings, width, wide=wide))

@@ -18,7 +18,7 @@ from ..pipeline import Finding
 from ..postfix.helo_access import comment_text
 from . import ReportFormat
 from .escape import display_text
-from .records import finding_record
+from .records import finding_record, iso_seconds
 
 WIDTH = 80
 """Line width of the text report."""
@@ -206,8 +206,8 @@ def _history_notes(report: DailyReport) -> list[str]:
 def report_record(report: DailyReport) -> dict[str, Any]:
     """The JSON object: exactly since, until, lines_read, sessions, rejects_by_check, senders."""
     return {
-        "since": report.since.isoformat() if report.since else None,
-        "until": report.until.isoformat() if report.until else None,
+        "since": iso_seconds(report.since) if report.since else None,
+        "until": iso_seconds(report.until) if report.until else None,
         "lines_read": report.lines_read,
         "sessions": report.sessions,
         "rejects_by_check": dict(report.rejects_by_check),

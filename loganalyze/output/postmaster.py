@@ -195,7 +195,7 @@ def render_note(finding: Finding, server: ServerIdentity, tz: tzinfo | None = No
     if len(finding.refused_days) > _MAX_DAYS:
         days.append(f"and {len(finding.refused_days) - _MAX_DAYS} more days")
     attempts = "attempt" if finding.refused_sessions == 1 else "attempts"
-    if first == last:
+    if _stamp(first, tz) == _stamp(last, tz):  # to the second, as written
         when = f"at {_stamp(first, tz)}."
     else:
         when = f"the first at {_stamp(first, tz)}, the last at {_stamp(last, tz)}."

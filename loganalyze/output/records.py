@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..pipeline import Finding
+
+
+def iso_seconds(when: datetime) -> str:
+    """``2026-08-16T09:47:13``: whole seconds in every output, whether the log's stamps
+    carry microseconds (``-o short-precise``, RFC 3339) or not."""
+    return when.isoformat(timespec="seconds")
 
 
 def finding_record(finding: Finding) -> dict[str, Any]:
@@ -20,8 +27,8 @@ def finding_record(finding: Finding) -> dict[str, Any]:
         "score": finding.verdict.score,
         "evidence": finding.verdict.summary,
         "sessions": finding.sessions,
-        "first_seen": finding.first_seen.isoformat(),
-        "last_seen": finding.last_seen.isoformat(),
+        "first_seen": iso_seconds(finding.first_seen),
+        "last_seen": iso_seconds(finding.last_seen),
         "spf": finding.spf,
         "reply": finding.reply,
         "dns": finding.dns,

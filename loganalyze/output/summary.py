@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .escape import display_text
 
 if TYPE_CHECKING:
-    from ..pipeline import Analysis
+    from ..pipeline import Analysis, Finding
+
+
+class DeadlineCounts(Protocol):
+    """What the DNS deadline cut, as an :class:`Analysis` (analyze) or a ``Judged``
+    (the daily report) counts it."""
+
+    @property
+    def dns_names(self) -> int: ...
+    @property
+    def dns_deadline_names(self) -> int: ...
+    @property
+    def spf_deadline_pairs(self) -> int: ...
+    @property
+    def dns_deadline(self) -> float | None: ...
+    @property
+    def held_back(self) -> list[Finding]: ...
 
 
 def render_summary(analysis: Analysis) -> str:
@@ -37,10 +53,11 @@ def render_summary(analysis: Analysis) -> str:
     return "\n".join(parts) + "\n"
 
 
-def deadline_warning(analysis: Analysis) -> str | None:
+def deadline_warning(analysis: DeadlineCounts) -> str | None:
     """What the DNS deadline left undone, in one line; None when it cut nothing.
 
-    Printed even with ``-q``: a run with missing answers must not look complete.
+    Printed even with ``-q`` (analyze) and as a warning of the daily report: a run
+    with missing answers must not look complete.
     """
     names, pairs = analysis.dns_deadline_names, analysis.spf_deadline_pairs
     if not names and not pairs:

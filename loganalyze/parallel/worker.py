@@ -206,7 +206,7 @@ def _warnings_before(task: Task, settings: RunSettings, collector: _RangeCollect
     if task.start == 0:
         return
     # A tokenizer of its own: these lines must not count, nor move its year.
-    tokenizer = Tokenizer(year=task.year, now=settings.now, tz=settings.tz,  # type: ignore[arg-type]
+    tokenizer = Tokenizer(year=task.year, now=task.reference or settings.now, tz=settings.tz,  # type: ignore[arg-type]
                           input_format=settings.input_format, kinds=ALL_KINDS)
     waiting: dict[tuple[str, str, int], LogRecord] = {}
     start = line_start_before(task.name, task.start, _LOOKBEHIND)
@@ -250,7 +250,7 @@ def run_range(task: Task, settings: RunSettings,
 
     ``shown`` is called with the lines of the range read so far.
     """
-    tokenizer = Tokenizer(year=task.year, now=settings.now, tz=settings.tz,  # type: ignore[arg-type]
+    tokenizer = Tokenizer(year=task.year, now=task.reference or settings.now, tz=settings.tz,  # type: ignore[arg-type]
                           input_format=settings.input_format, kinds=ALL_KINDS,
                           year_inferred=task.year_inferred)
     collector = _RangeCollector(task.first, _early_until(task, tokenizer), settings.window)

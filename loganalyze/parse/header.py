@@ -21,12 +21,14 @@ time*, the time a traditional syslog file would show for the line. Stamps writte
 with a wall clock (syslog, RFC 3339, short-full) are kept as written; epoch stamps
 (journal JSON, short-unix) are converted to wall-clock time in the zone ``tz``
 (default: this machine's zone, as journalctl prints them). When ``tz`` is given,
-RFC 3339 stamps with an offset are converted to that zone too, so a log written
-in UTC and one written in local time line up.
+RFC 3339 stamps with an offset are converted to that zone too, and so are syslog
+stamps (``journalctl -o short`` and ``short-precise`` write this machine's wall
+clock), so a log written in UTC, one written in local time and the journal line up.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -208,16 +210,38 @@ def resumes(first: FirstStamp, state: tuple[int | None, int], now: datetime,
     return when == first.when and clock.state == first.state
 
 
+def latest_year(month: int, day: int, hms: str, reference: datetime) -> int:
+    """The latest year in which the stamp ``month day hms`` is not later than ``reference``.
+
+    Whole stamps are compared, not months: with ``reference`` 2026-01-02, Dec 31
+    is 2025 and Jan 1 is 2026; Feb 29 goes back to a leap year.
+    """
+    stamp = (month, day, int(hms[0:2]), int(hms[3:5]), int(hms[6:8]))
+    year = reference.year
+    if stamp > (reference.month, reference.day, reference.hour, reference.minute,
+                reference.second):
+        year -= 1
+    while month == 2 and day == 29 and not calendar.isleap(year):
+        year -= 1
+    return year
+
+
 class Clock:
     """Turns the time stamps of one timeline into naive wall-clock times.
 
     Traditional syslog carries no year. The first line's year is ``year`` if
-    given, otherwise this year, or last year when the month is later than the
-    current month (pflogsumm's rule); a month that goes backwards by more than
-    six months (December to January) starts the next year.
+    given, otherwise the latest year in which its whole stamp (date and time)
+    is not later than ``now``, the reference (:func:`latest_year`): the
+    timeline's reference is the modification time of its oldest file, when its
+    last line was written (standard input: the clock), so the first line is
+    dated backwards from there. A month that goes backwards by more than six
+    months (December to January) starts the next year.
 
     ``tz`` is the zone epoch stamps are shown in (default: this machine's),
-    and the zone RFC 3339 stamps are converted to when given (module docstring).
+    and the zone RFC 3339 stamps and syslog stamps (this machine's wall clock, as
+    journalctl ``-o short`` writes them) are converted to when given (module docstring).
+    The year is inferred on the stamp as written, against ``now`` in this machine's
+    wall clock.
     """
 
     __slots__ = ("explicit_year", "first", "last_month", "now", "tz", "year")
@@ -244,19 +268,27 @@ class Clock:
         """A traditional syslog stamp, with the year inferred (raises KeyError/ValueError)."""
         month = MONTHS[mon]
         if self.year is None:
-            self.year = self.now.year - 1 if month > self.now.month else self.now.year
+            self.year = latest_year(month, int(day), hms, self.now)
         elif self.last_month and month < self.last_month - 6:
             self.year += 1
         hour, minute, second = int(hms[0:2]), int(hms[3:5]), int(hms[6:8])
         if self.last_month and month > self.last_month + 6 and not self.explicit_year:
             # An out-of-order line from the year before; don't move the clock back.
-            return datetime(self.year - 1, month, int(day), hour, minute, second)
+            return self.shown(datetime(self.year - 1, month, int(day), hour, minute, second))
         self.last_month = month
         micro = int((frac or ".0")[1:7].ljust(6, "0"))
         when = datetime(self.year, month, int(day), hour, minute, second, micro)
         if self.first is None:
             self.first = FirstStamp((mon, day, hms, frac), when, self.state)
-        return when
+        return self.shown(when)
+
+    def shown(self, local: datetime) -> datetime:
+        """A stamp written in this machine's wall clock (traditional syslog, journalctl
+        ``-o short``), shown in ``tz`` when given, like the epoch stamps: one session
+        written in two formats keeps one clock."""
+        if self.tz is None:
+            return local
+        return local.astimezone(self.tz).replace(tzinfo=None)
 
     def epoch(self, seconds: int, micro: int) -> datetime:
         """An epoch stamp as wall-clock time in ``tz``."""

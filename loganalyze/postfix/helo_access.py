@@ -124,6 +124,8 @@ class EntryDecision:
     """Offer the ``check_client_access`` entry for the address."""
     commented: bool = False
     """Offer the ``name OK`` line commented out (a bare domain)."""
+    permitted: bool = False
+    """The admin's table already lets the name in (:attr:`refused` names the entry)."""
 
 
 def decide_entry(helo: str, client_ip: str, client_name: str, server: ServerIdentity,
@@ -145,7 +147,7 @@ def decide_entry(helo: str, client_ip: str, client_name: str, server: ServerIden
     if why is not None:
         return EntryDecision(why, address_ok)
     if hit is not None:
-        return EntryDecision(f"already permitted by helo_access entry {hit[0]!r}", False)
+        return EntryDecision(permitted_by(hit), False, permitted=True)
     if is_bare_domain(helo):
         return EntryDecision(BARE_DOMAIN_REASON.format(key=access_key(helo).rstrip(".")),
                              address_ok, commented=True)
@@ -196,6 +198,8 @@ class HeloAccessTable:
     entries: dict[str, str] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     """The file's original lines, for a later merge that keeps comments and order."""
+    path: Path | None = None
+    """The source file it was read from (beside it, what postmap made of it)."""
 
     def lookup(self, helo: str) -> tuple[str, str] | None:
         """Postfix's lookup order: the name, then parent domains. Returns (key, action)."""
@@ -213,13 +217,24 @@ class HeloAccessTable:
 
     def permits(self, helo: str) -> bool:
         """True when the table already lets this HELO through the HELO checks."""
+        return self.permitting_entry(helo) is not None
+
+    def permitting_entry(self, helo: str) -> tuple[str, str] | None:
+        """The (key, action) that lets this HELO through the HELO checks, if one does."""
         hit = self.lookup(helo)
         if hit is None:
-            return False
+            return None
         # access(5): OK, RELAY (HELO lists: same as OK), and an all-numerical value
         # permit; "550 5.7.1 text" is a reject, DUNNO/HOLD/... do not permit.
         action = hit[1].strip().upper()
-        return action in ("OK", "RELAY", "PERMIT") or action.isdigit()
+        return hit if action in ("OK", "RELAY", "PERMIT") or action.isdigit() else None
+
+
+def permitted_by(entry: tuple[str, str]) -> str:
+    """``already permitted by helo_access entry 'example.com OK'``: the one wording, which
+    always names the entry (a parent domain's entry matches a name below it too)."""
+    key, action = entry
+    return f"already permitted by helo_access entry '{comment_text(f'{key} {action}')}'"
 
 
 def parse_helo_access(text: str, source: str = "helo_access") -> HeloAccessTable:
@@ -257,4 +272,6 @@ def load_helo_access(path: str | Path) -> HeloAccessTable:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the helo_access table ({exc.strerror})") from None
-    return parse_helo_access(text, str(path))
+    table = parse_helo_access(text, str(path))
+    table.path = Path(path)
+    return table
