@@ -447,14 +447,16 @@ def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     from . import parallel
     from .input import split
 
+    if options.scheduler is not None:
+        from .parallel import cluster  # Dask is imported only here
+
+        cluster.refuse_stdin(paths)
     # Probed once (standard input cannot be read twice): the order, and the reference
     # the first line's year is inferred back from.
     inputs = order_inputs(paths, input_format=options.input_format, tz=options.tz,
                           now=options.now)
     reference = timeline_reference(inputs, options.now)
     if options.scheduler is not None:
-        from .parallel import cluster  # Dask is imported only here
-
         traffic, line_stats, session_stats = cluster.run_on_cluster(
             paths, options.scheduler, _run_settings(replace(options, now=reference)),
             on_lines=options.on_line_block)

@@ -47,15 +47,21 @@ _TASKS_PER_THREAD = 4
 Merged = tuple[Traffic, TokenizerStats, SessionStats]
 
 
+def refuse_stdin(names: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` for ``-``: the workers cannot read our standard input
+    (checked before anything reads it)."""
+    if "-" in names:
+        raise ConfigError("--scheduler: the workers cannot read standard input; "
+                          "give the logs as paths or URLs they can read")
+
+
 def run_on_cluster(names: Sequence[str], address: str, settings: RunSettings, *,
                    on_lines: Callable[[int], None] | None = None) -> Merged:
     """Read, parse and aggregate ``names`` on the cluster of the scheduler at ``address``.
 
     ``on_lines`` is called with the lines of the tasks finished so far.
     """
-    if "-" in names:
-        raise ConfigError("--scheduler: the workers cannot read standard input; "
-                          "give the logs as paths or URLs they can read")
+    refuse_stdin(names)
     # One clock for every worker: the year of traditional syslog stamps is inferred from it.
     settings = replace(settings, now=settings.now or datetime.now())
     # The workers do not run in this directory.
