@@ -406,7 +406,7 @@ def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
             return judged.into(Analysis([], line_stats, session_stats, traffic),
                                options.resolver)
     blocks = read_timeline_blocks(paths, input_format=options.input_format, tz=options.tz,
-                                  now=options.now)
+                                  now=options.now, compiled=True)
     return analyze_blocks(blocks, options)
 
 
