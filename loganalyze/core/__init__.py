@@ -108,16 +108,15 @@ class LineFilter:
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         self._lib = lib
-        self._room = 0
         self._out = ctypes.create_string_buffer(1)
         self._index = (ctypes.c_int32 * 1)()
 
     def __call__(self, body: bytes) -> tuple[bytes, list[int], int]:
-        size = len(body)
-        if size + 1 > self._room:  # buffers as large as the input: no logged string is cut
-            self._room = max(size + 1, 2 * self._room)
-            self._out = ctypes.create_string_buffer(self._room)
-            self._index = (ctypes.c_int32 * self._room)()
+        size, lines = len(body), body.count(b"\n") + 1
+        if size + 1 > len(self._out):  # as large as the input: no logged string is cut
+            self._out = ctypes.create_string_buffer(max(size + 1, 2 * len(self._out)))
+        if lines > len(self._index):
+            self._index = (ctypes.c_int32 * max(lines, 2 * len(self._index)))()
         out_len, kept = ctypes.c_int64(), ctypes.c_int64()
         total = self._lib.la_filter_lines(body, size, self._out, ctypes.byref(out_len),
                                           self._index, ctypes.byref(kept))

@@ -140,8 +140,8 @@ int la_core_abi(void) { return LA_CORE_ABI; }
 
 /* Split buf[0, len) into lines ('\n'; a rest without one is a line too) and copy
  * each line not certainly irrelevant, with its '\n', to out (room: len + 1 bytes),
- * its number within the block (0-based) to kept_index (room: one per line, at
- * most len + 1).  *out_len and *kept get the bytes and lines written.  Returns the
+ * its number within the block (0-based) to kept_index (room: one per line, the
+ * number of '\n' in buf plus one).  *out_len and *kept get the bytes and lines written.  Returns the
  * number of lines in buf. */
 int64_t la_filter_lines(const unsigned char *buf, int64_t len, unsigned char *out,
                         int64_t *out_len, int32_t *kept_index, int64_t *kept) {
