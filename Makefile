@@ -46,10 +46,16 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	  fi; }
 	@touch $@
 
-demo: $(VENV)/.installed
+# The compiled core (issue 17): the system C compiler, else the ziglang package from the
+# package index; without either, analyze runs on its Python core and says so.
+CORE := loganalyze/core/_loganalyze_core.so
+$(CORE): loganalyze/core/linefilter.c loganalyze/core/build.py $(VENV)/.installed
+	@$(BIN)/python -m loganalyze.core.build --fetch-toolchain
+
+demo: $(VENV)/.installed $(CORE)
 	$(BIN)/analyze fixtures/mail.log --suggest --no-dns --postfix-config fixtures/postfix --year 2026
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(CORE)
 	$(BIN)/pytest -q -n auto
 	$(BIN)/ruff check loganalyze tests notebooks
 	$(BIN)/mypy
@@ -63,7 +69,7 @@ test-pythons: $(VENV)/.installed-test
 # in tests/benchmarks/data/, git-ignored) and times analyze, the first report, grep and
 # pflogsumm on them.
 # Then the cluster backend (issue 18): 8 hosts' logs, --jobs 2 against a local Dask cluster.
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed $(CORE)
 	$(BIN)/python tests/benchmarks/run_bench.py $(BENCH_ARGS)
 	$(BIN)/pip install -q -e '.[cluster]'
 	$(BIN)/python tests/benchmarks/bench_cluster.py $(CLUSTER_BENCH_ARGS)
@@ -78,4 +84,4 @@ lab:
 	$(if $(filter 0,$(shell id -u)),,sudo) fixtures/lab/record-all.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info $(CORE)

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
 
+from ..input.lines import block_size
 from ..model import EVERYTHING, EVIDENCE_KINDS, LogRecord, Window
 from ..parse import Tokenizer
 from ..sessions import LineCounter, SessionBuilder, SmtpSession
@@ -134,7 +135,7 @@ def collect_blocks(
         for block in blocks:
             before = lineno
             tokenizer.scan(block, lineno, collector)
-            lineno += len(block)
+            lineno += block_size(block)
             if progress is not None and (lineno - 1) >> 16 != (before - 1) >> 16:
                 progress(lineno - 1)
         collector.finish()

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from .. import core
 from ..compat import StrEnum
 from ..errors import LogAnalyzeError
 from ..judge.checks import check_helos, sanitize_helo
@@ -225,7 +226,7 @@ def analyze_command(
         text = render_client_access(analysis.findings)
     sys.stdout.write(text)
     if not quiet:
-        sys.stderr.write(render_summary(analysis))
+        sys.stderr.write(render_summary(analysis) + core.fallback_note())
         note = learned_note(server)
         if note:
             sys.stderr.write(display_text(note) + "\n")
@@ -235,6 +236,7 @@ def analyze_command(
     if write is not None:
         _write_table(write, analysis, options_text)
     if verbose:
+        sys.stderr.write(f"lines read by the {core.describe()}\n")
         sys.stderr.write(render_unparsed(analysis))
     # Printed even with -q: a run that lost its input must not look like a quiet day.
     problems = analysis.lines.problems()

@@ -35,7 +35,9 @@ def package_version() -> str:
 def show_version(value: bool) -> None:
     """The ``--version`` callback."""
     if value:
-        typer.echo(package_version())
+        from .. import core  # the library is loaded here, not at start-up
+
+        typer.echo(f"{package_version()}, {core.describe()}")
         raise typer.Exit()
 
 

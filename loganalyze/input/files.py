@@ -32,6 +32,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from .. import core
 from ..errors import InputError
 from .lines import LineSplitter
 from .urls import is_url, open_url, url_info
@@ -360,13 +361,16 @@ def read_lines(name: str) -> Generator[str, None, None]:
         blocks.close()
 
 
-def read_blocks(name: str) -> Generator[list[str], None, None]:
+def read_blocks(name: str, *, compiled: bool = False) -> Generator[list[str], None, None]:
     """Yield the lines of one log in lists (about a megabyte each), as :func:`read_lines`.
 
     For :meth:`~loganalyze.parse.Tokenizer.scan`, which works a block at a time.
+    With ``compiled``, the compiled core (when it is built) leaves out lines the
+    tokenizer would only count as irrelevant: blocks are then
+    :class:`~loganalyze.input.lines.KeptLines`.
     """
     chunks = _decompressed_blocks(name)
-    splitter = LineSplitter()
+    splitter = LineSplitter(keep=core.line_filter() if compiled else None)
     try:
         for chunk in chunks:
             block = splitter.feed(chunk)

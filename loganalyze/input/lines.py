@@ -14,6 +14,7 @@ the daily report's cursors and the ``--jobs`` ranges need.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -38,6 +39,30 @@ def decode_line(raw: bytes) -> str:
     return clean([text[:MAX_KEPT_LINE]], text)[0]
 
 
+class KeptLines(list[str]):
+    """The lines of a block that a line filter (the compiled core) did not prove
+    irrelevant, with the number of each in the block (:attr:`numbers`, 0-based) and the number of
+    lines the block had (:attr:`total`); the others would only be counted as irrelevant
+    (:meth:`~loganalyze.parse.scan.Tokenizer.scan` counts them so)."""
+
+    __slots__ = ("numbers", "total")
+
+    def __init__(self, lines: list[str], numbers: list[int], total: int) -> None:
+        super().__init__(lines)
+        self.numbers = numbers
+        self.total = total
+
+
+def block_size(lines: Sequence[str]) -> int:
+    """The number of lines a block stands for (:class:`KeptLines` leaves some out)."""
+    return lines.total if isinstance(lines, KeptLines) else len(lines)
+
+
+LineFilter = Callable[[bytes], tuple[bytes, list[int], int]]
+"""Bytes of complete lines -> (bytes of the lines kept, their numbers in the block, the
+number of lines): :class:`loganalyze.core.LineFilter`."""
+
+
 @dataclass(slots=True)
 class LineBlock:
     """Lines split from a run of bytes."""
@@ -53,10 +78,15 @@ class LineSplitter:
     """Cuts chunks of bytes into blocks of complete lines.
 
     ``start`` is the byte offset of the first chunk; with ``offsets`` each
-    block says where its lines end (:attr:`LineBlock.ends`).
+    block says where its lines end (:attr:`LineBlock.ends`). With ``keep``, only
+    the lines it keeps are decoded, and blocks are :class:`KeptLines` (no offsets).
     """
 
-    def __init__(self, start: int = 0, *, offsets: bool = False) -> None:
+    def __init__(self, start: int = 0, *, offsets: bool = False,
+                 keep: LineFilter | None = None) -> None:
+        if offsets and keep is not None:
+            raise ValueError("a filtered block has no line offsets")
+        self._keep = keep
         self.position = start
         """Byte offset of the first byte not yet in a block."""
         self._offsets = offsets
@@ -83,7 +113,8 @@ class LineSplitter:
                 self._tail, self._cutting = data[:MAX_KEPT_LINE], True
             return None
         body, self._tail = data[:cut], data[cut:]
-        block = self._block(body, body.decode("utf-8", "replace"))
+        block = (self._kept(body) if self._keep is not None
+                 else self._block(body, body.decode("utf-8", "replace")))
         if len(self._tail) > MAX_KEPT_LINE:
             self._dropped += len(self._tail) - MAX_KEPT_LINE
             self._tail, self._cutting = self._tail[:MAX_KEPT_LINE], True
@@ -95,6 +126,11 @@ class LineSplitter:
         if not (self._tail or self._cutting) or not partial:
             return None
         tail, self._tail = self._tail, b""
+        if self._keep is not None:
+            block = self._kept(tail + b"\n")
+            self.position -= 1  # the newline added for the filter
+            self._cutting = False
+            return block
         text = tail.decode("utf-8", "replace")
         start = self.position
         self.position += len(tail) + self._dropped
@@ -118,3 +154,17 @@ class LineSplitter:
         self.position += len(body) + self._dropped
         self._dropped = 0
         return LineBlock(clean(lines, text), start, ends)
+
+    def _kept(self, body: bytes) -> LineBlock:
+        """The lines of ``body`` (complete lines) that the filter keeps, cleaned alike."""
+        assert self._keep is not None
+        kept, numbers, total = self._keep(body)
+        text = kept.decode("utf-8", "replace")
+        lines = text.split("\n")
+        lines.pop()  # every kept line ends with a newline
+        if len(kept) > MAX_KEPT_LINE and max(map(len, lines)) > MAX_KEPT_LINE:
+            lines = [line[:MAX_KEPT_LINE] for line in lines]
+        start = self.position
+        self.position += len(body) + self._dropped
+        self._dropped = 0
+        return LineBlock(KeptLines(clean(lines, text), numbers, total), start, None)

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterator
+from typing import BinaryIO
 
+from .. import core
 from ..errors import InputError
 from .files import compression_of, is_regular_file, open_raw
-from .lines import LineSplitter, decode_line
+from .lines import LineFilter, LineSplitter, decode_line
 
 _RANGE_BLOCK = 8 << 20
+_FILTER_BLOCK = 1 << 20
+"""Bytes per read through the compiled core's filter (as :func:`read_blocks`)."""
 
 
 def is_plain_file(name: str) -> bool:
@@ -57,30 +61,61 @@ def line_at(name: str, offset: int) -> str:
 
 
 def read_range(
-    name: str, start: int, end: int | None, *, lookahead: int = 0
+    name: str, start: int, end: int | None, *, lookahead: int = 0, compiled: bool = False
 ) -> Iterator[tuple[bool, list[str]]]:
     """Yield (inside [start, end), lines) for the lines of a plain file from ``start``,
     in blocks (cleaned like :func:`read_blocks`).
 
     Past ``end`` (a line start) lines keep coming, marked outside, for up to
-    ``lookahead`` bytes or until the caller stops.
+    ``lookahead`` bytes or until the caller stops. With ``compiled``, the inside
+    blocks may be :class:`~loganalyze.input.lines.KeptLines` (as ``read_blocks``).
     """
-    splitter = LineSplitter(start, offsets=True)
+    keep = core.line_filter() if compiled else None
     with open_raw(name) as handle:
         handle.seek(start)
-        while True:
-            chunk = handle.read(_RANGE_BLOCK)
-            block = splitter.feed(chunk) if chunk else splitter.finish()
-            if block is None:
-                if not chunk:
-                    return
-                continue
-            assert block.ends is not None
-            # Lines ending at or before ``end`` (a line start) are inside.
-            inside = len(block.ends) if end is None else bisect_right(block.ends, end)
-            if inside:
-                yield True, block.lines[:inside] if inside < len(block.lines) else block.lines
-            if inside < len(block.lines):
-                yield False, block.lines[inside:]
-            if not chunk or (end is not None and splitter.position > end + lookahead):
+        if keep is not None:
+            # The range alone through the filter (``end`` is a line start), then the rest.
+            yield from _filtered(handle, start, end, keep)
+            if end is None:
                 return
+            start = end
+        yield from _split(handle, start, end, lookahead)
+
+
+def _filtered(handle: BinaryIO, start: int, end: int | None,
+              keep: LineFilter) -> Iterator[tuple[bool, list[str]]]:
+    splitter = LineSplitter(start, keep=keep)
+    left = None if end is None else end - start
+    while left is None or left > 0:
+        chunk = handle.read(_FILTER_BLOCK if left is None else min(_FILTER_BLOCK, left))
+        if not chunk:
+            break
+        if left is not None:
+            left -= len(chunk)
+        block = splitter.feed(chunk)
+        if block is not None:
+            yield True, block.lines
+    last = splitter.finish()
+    if last is not None:
+        yield True, last.lines
+
+
+def _split(handle: BinaryIO, start: int, end: int | None,
+           lookahead: int) -> Iterator[tuple[bool, list[str]]]:
+    splitter = LineSplitter(start, offsets=True)
+    while True:
+        chunk = handle.read(_RANGE_BLOCK)
+        block = splitter.feed(chunk) if chunk else splitter.finish()
+        if block is None:
+            if not chunk:
+                return
+            continue
+        assert block.ends is not None
+        # Lines ending at or before ``end`` (a line start) are inside.
+        inside = len(block.ends) if end is None else bisect_right(block.ends, end)
+        if inside:
+            yield True, block.lines[:inside] if inside < len(block.lines) else block.lines
+        if inside < len(block.lines):
+            yield False, block.lines[inside:]
+        if not chunk or (end is not None and splitter.position > end + lookahead):
+            return

@@ -57,13 +57,14 @@ class TimelineInput:
             return chain(head, rest)
         return read_lines(self.name)
 
-    def blocks(self) -> Iterator[list[str]]:
-        """All lines of this input in lists, as :func:`~loganalyze.input.files.read_blocks`."""
+    def blocks(self, *, compiled: bool = False) -> Iterator[list[str]]:
+        """All lines of this input in lists, as :func:`~loganalyze.input.files.read_blocks`
+        (``compiled``: the compiled core may leave out irrelevant lines)."""
         if self._rest is not None:
             head, rest = self._head or [], self._rest
             self._head, self._rest = None, None
             return chain([head] if head else [], line_blocks(rest))
-        return read_blocks(self.name)
+        return read_blocks(self.name, compiled=compiled)
 
 
 def reference_time(name: str, now: datetime | None) -> datetime:
@@ -150,8 +151,10 @@ def read_timeline_blocks(
     input_format: InputFormat | str = InputFormat.AUTO,
     tz: tzinfo | None = None,
     now: datetime | None = None,
+    compiled: bool = False,
 ) -> Iterator[list[str]]:
     """:func:`read_timeline` in lists of lines (about a megabyte each), for
-    :meth:`~loganalyze.tokenizer.Tokenizer.scan`."""
+    :meth:`~loganalyze.tokenizer.Tokenizer.scan` (``compiled``: see
+    :func:`~loganalyze.input.files.read_blocks`)."""
     for item in order_inputs(names, input_format=input_format, tz=tz, now=now):
-        yield from item.blocks()
+        yield from item.blocks(compiled=compiled)

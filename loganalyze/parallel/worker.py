@@ -11,6 +11,7 @@ from typing import Any
 
 from ..aggregate import Traffic, TrafficCollector, collect_blocks
 from ..input.files import read_blocks, read_lines
+from ..input.lines import KeptLines
 from ..input.ranges import line_at, line_start_before, read_range
 from ..input.split import Task
 from ..model import (
@@ -184,12 +185,16 @@ def _range_blocks(task: Task) -> Generator[tuple[bool, list[str]], None, None]:
     """The lines of ``task`` in blocks, each marked inside or past its range."""
     blocks: Iterator[tuple[bool, list[str]]]
     if task.end is None and task.start == 0:
-        blocks = ((True, block) for block in read_blocks(task.name))
+        blocks = ((True, block) for block in read_blocks(task.name, compiled=True))
     else:
-        blocks = read_range(task.name, task.start, task.end, lookahead=_MAX_LOOKAHEAD)
+        blocks = read_range(task.name, task.start, task.end, lookahead=_MAX_LOOKAHEAD,
+                            compiled=True)
     if task.next_name is not None:
         blocks = chain(blocks, ((False, block) for block in read_blocks(task.next_name)))
     for inside, lines in blocks:
+        if isinstance(lines, KeptLines):  # the compiled core's: whole blocks
+            yield inside, lines
+            continue
         size = _BLOCK_LINES if inside else _LOOKAHEAD_LINES
         for at in range(0, len(lines), size):
             yield inside, lines[at:at + size]

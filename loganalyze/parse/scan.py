@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, tzinfo
 
+from ..input.lines import KeptLines
 from ..model import (
     POSTSCREEN_KINDS,
     SESSION_KINDS,
@@ -114,10 +115,21 @@ class Tokenizer(LineParser):
         With ``until``, scanning stops before the first line of the daemons
         read here logged at or after that time, and returns its number (the
         daily report leaves the rest for its next run); otherwise None.
+
+        ``lines`` may be :class:`~loganalyze.input.lines.KeptLines` (not with
+        ``until``): the lines it leaves out count as irrelevant, as they would.
         """
+        total = len(lines)
+        numbers: Iterable[int] = range(lineno, lineno + total)
+        if isinstance(lines, KeptLines):
+            if until is not None:
+                raise ValueError("scan(until=...) needs every line")
+            total, numbers = lines.total, map(lineno.__add__, lines.numbers)
+            self.stats.lines += total - len(lines)
+            self.stats.irrelevant += total - len(lines)
         if not self._scan_fast:
             parse, emit = self.parse, sink.record
-            for number, line in enumerate(lines, lineno):
+            for number, line in zip(numbers, lines, strict=True):
                 record = parse(line, number)
                 if record is not None:
                     if until is not None and record.time >= until:
@@ -126,10 +138,12 @@ class Tokenizer(LineParser):
                     emit(record)
             return None
         self._until = until
-        return self._scan_block(lines, lineno, sink, until)
+        return self._scan_block(lines, numbers, lineno + total, sink, until)
 
-    def _scan_block(self, lines: Sequence[str], lineno: int, sink: LineSink,
-                    until: datetime | None) -> int | None:
+    def _scan_block(self, lines: Sequence[str], numbers: Iterable[int], end: int,
+                    sink: LineSink, until: datetime | None) -> int | None:
+        """The fast path over ``lines``, numbered ``numbers`` (``end``: the number after
+        the block's last line)."""
         stats = self.stats
         stats.lines += len(lines)
         tags, shapes, times = self._tags, self._shapes, self._time_cache
@@ -151,7 +165,7 @@ class Tokenizer(LineParser):
         stamp = ""
         stopped: int | None = None
         try:
-            for number, line in enumerate(lines, lineno):
+            for number, line in zip(numbers, lines, strict=True):
                 self.line_number = number
                 end = line.find(": ", start)
                 if end > start:
@@ -195,7 +209,7 @@ class Tokenizer(LineParser):
                     when = cached
                 if until is not None and when >= until:
                     stopped = number
-                    stats.lines -= len(lines) - (number - lineno)
+                    stats.lines -= end - number
                     break
                 at = end + 2  # where the message starts: matched in place, not sliced
                 if daemon == SMTPD:
@@ -289,7 +303,7 @@ class Tokenizer(LineParser):
                     sink.record(record)
         except _StopAt as stop:  # a line only parse() reads is at or after ``until``
             stopped = stop.line
-            stats.lines -= len(lines) - (stopped - lineno)
+            stats.lines -= end - stopped
         stats.matched += matched
         stats.irrelevant += irrelevant
         return stopped

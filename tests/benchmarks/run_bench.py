@@ -8,7 +8,8 @@ For each size (default 1M and 5M lines) it generates a log once with
 generator changes), then times, each as a child process with its output
 going to /dev/null:
 
-* ``analyze LOG --format json --no-dns`` pinned to one core (``taskset -c 0``);
+* ``analyze LOG --format json --no-dns`` pinned to one core (``taskset -c 0``), with
+  the compiled core (issue 17) and with ``LOGANALYZE_CORE=python`` (the reference);
 * the same on all cores (with ``--jobs N`` when ``analyze --help`` offers it);
 * the first ``loganalyze report LOG --always --format json --no-dns`` on a fresh
   state, pinned to one core (issue 20: it should cost what ``analyze`` costs);
@@ -65,6 +66,8 @@ TARGET_RSS_MB = 250.0
 TARGET_LINEARITY = 5.5
 TARGET_X_PFLOGSUMM_ONE = 7.0
 TARGET_X_PFLOGSUMM_TWO = 10.0
+TARGET_X_GREP = 2.0
+"""analyze on one core within this factor of grep's time on the lines it needs."""
 
 
 @dataclass
@@ -382,6 +385,17 @@ def checks(runs: list[Run], sizes: list[int]) -> list[Check]:
         if peak:
             out.append(Check(f"peak RSS, {label}", f"{peak:.0f} MB", f"< {TARGET_RSS_MB:.0f} MB",
                              peak < TARGET_RSS_MB))
+        python = _find(runs, "analyze-1core-python", lines)
+        if python and one:
+            out.append(Check(f"compiled core vs Python core, 1 core, {label}",
+                             f"{python.wall / one.wall:.2f}x faster "
+                             f"(CPU {python.cpu / one.cpu:.2f}x)" if one.cpu else "",
+                             "informative", None))
+        grep_run = _find(runs, "grep", lines)
+        if grep_run and one:
+            ratio = one.wall / grep_run.wall
+            out.append(Check(f"vs grep -cE, 1 core, {label}", f"{ratio:.1f}x grep's time",
+                             f"<= {TARGET_X_GREP:.0f}x", ratio <= TARGET_X_GREP))
         pfl = _find(runs, "pflogsumm", lines)
         if pfl and one:
             ratio = pfl.wall / one.wall
@@ -425,7 +439,7 @@ def checks(runs: list[Run], sizes: list[int]) -> list[Check]:
 
 def table(runs: list[Run]) -> str:
     """The measurements as a compact fixed-width table."""
-    head = (f"{'run':<16} {'log':>5} {'wall s':>8} {'MB/s':>8} {'lines/s':>10} "
+    head = (f"{'run':<20} {'log':>5} {'wall s':>8} {'MB/s':>8} {'lines/s':>10} "
             f"{'CPU s':>7} {'MB/CPU s':>8} {'RSS MB':>7}  note")
     rows = [head, "-" * len(head)]
     for r in runs:
@@ -433,7 +447,7 @@ def table(runs: list[Run]) -> str:
         if r.name == "grep" and not r.error:
             note = f"{int(r.output or 0):,} lines selected"
         rows.append(
-            f"{r.name:<16} {_label(r.lines):>5} {r.wall:8.2f} {r.mb_per_s:8.1f} "
+            f"{r.name:<20} {_label(r.lines):>5} {r.wall:8.2f} {r.mb_per_s:8.1f} "
             f"{r.lines_per_s:10,.0f} {r.cpu:7.2f} {r.cpu_mb_per_s:8.1f} {r.rss_mb:7.0f}  {note}"
         )
     return "\n".join(rows)
@@ -540,6 +554,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     state_dir = Path(tempfile.mkdtemp(prefix="loganalyze-bench-"))
     cmd_text = {
         "analyze-1core": " ".join(pin + [exe, "LOG", "--format", "json", "--no-dns"]),
+        "analyze-1core-python": " ".join(["LOGANALYZE_CORE=python"] + pin + [
+            exe, "LOG", "--format", "json", "--no-dns"]),
         "analyze-2cores": " ".join([exe, "LOG", "--format", "json", "--no-dns"] + jobs),
         "report-1core": " ".join(pin + [_shown(str(report_exe)), "report", "LOG", "--state",
                                         "NEW.sqlite", "--always", "--format", "json",
@@ -573,6 +589,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         base = [str(path), "--format", "json", "--no-dns"]
         runs.append(measure(Run("analyze-1core", lines, str(path), pin + analyze + base, size),
                             args.repeat, args.timeout))
+        runs.append(measure(Run("analyze-1core-python", lines, str(path),
+                                pin + analyze + base, size),
+                            args.repeat, args.timeout, dict(os.environ, LOGANALYZE_CORE="python")))
         runs.append(measure(Run("analyze-2cores", lines, str(path), analyze + base + jobs, size),
                             args.repeat, args.timeout))
         if report_exe.exists():
