@@ -13,10 +13,13 @@ The library is built by ``python -m loganalyze.core.build`` (``make demo`` and
 
 from __future__ import annotations
 
-import ctypes
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ctypes  # imported when the core is first used: start-up stays quick
 
 ABI = 1
 """What ``la_core_abi()`` of a library this module can use returns."""
@@ -40,6 +43,8 @@ _state: CoreState | None = None
 
 
 def _load() -> CoreState:
+    import ctypes
+
     choice = os.environ.get(ENV, "").strip()
     if choice.lower() == "python":
         return CoreState(None, "", forced=True)
@@ -107,11 +112,15 @@ class LineFilter:
     """
 
     def __init__(self, lib: ctypes.CDLL) -> None:
+        import ctypes
+
+        self._ctypes = ctypes
         self._lib = lib
         self._out = ctypes.create_string_buffer(1)
         self._index = (ctypes.c_int32 * 1)()
 
     def __call__(self, body: bytes) -> tuple[bytes, list[int], int]:
+        ctypes = self._ctypes
         size, lines = len(body), body.count(b"\n") + 1
         if size + 1 > len(self._out):  # as large as the input: no logged string is cut
             self._out = ctypes.create_string_buffer(max(size + 1, 2 * len(self._out)))

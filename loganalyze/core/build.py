@@ -76,8 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, default=LIBRARY)
     parser.add_argument("--sanitize", action="store_true",
                         help="build with AddressSanitizer and UBSan (gcc, for the tests)")
+    parser.add_argument("--zig", action="store_true",
+                        help="use the ziglang package even when there is a system compiler")
     args = parser.parse_args(argv)
-    compiler = system_compiler() or zig_compiler()
+    compiler = zig_compiler() if args.zig else system_compiler() or zig_compiler()
     if compiler is None and args.fetch_toolchain and fetch_toolchain():
         compiler = zig_compiler()
     if compiler is None:
