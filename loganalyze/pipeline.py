@@ -456,16 +456,16 @@ def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
     inputs = order_inputs(paths, input_format=options.input_format, tz=options.tz,
                           now=options.now)
     reference = timeline_reference(inputs, options.now)
+    dated = replace(options, now=reference)
     if options.scheduler is not None:
         traffic, line_stats, session_stats = cluster.run_on_cluster(
-            paths, options.scheduler, _run_settings(replace(options, now=reference)),
-            on_lines=options.on_line_block)
+            paths, options.scheduler, _run_settings(dated), on_lines=options.on_line_block)
         judged = judge_traffic(traffic, options)
         return judged.into(Analysis([], line_stats, session_stats, traffic))
     if options.jobs != 1 and split.worth_splitting(paths):
         jobs = options.jobs or split.default_jobs()
         tasks = split.plan(paths, jobs, input_format=options.input_format, tz=options.tz,
-                           now=options.now, year=options.year)
+                           now=options.now, year=options.year, inputs=inputs)
         merged = parallel.run_tasks(
             tasks, jobs, input_format=options.input_format, tz=options.tz, now=reference,
             on_lines=options.on_line_block, window=options.window, year=options.year,
@@ -476,8 +476,7 @@ def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
             traffic, line_stats, session_stats = merged
             judged = judge_traffic(traffic, options)
             return judged.into(Analysis([], line_stats, session_stats, traffic))
-    return analyze_blocks(chain.from_iterable(i.blocks(compiled=True) for i in inputs),
-                          replace(options, now=reference))
+    return analyze_blocks(chain.from_iterable(i.blocks(compiled=True) for i in inputs), dated)
 
 
 def with_bans(analysis: Analysis, paths: Sequence[str], check: BanCheck,

@@ -11,6 +11,11 @@ from typing import Any
 
 import pytest
 
+try:  # tests/ as a plain directory on sys.path (pytest's default rootdir layout)
+    from smtpd_lines import non_fqdn_bot_session
+except ImportError:  # pragma: no cover - tests/ made a package
+    from tests.smtpd_lines import non_fqdn_bot_session
+
 from loganalyze import parallel
 from loganalyze.errors import InputError, LogAnalyzeError
 from loganalyze.input import split as input_split
@@ -66,18 +71,9 @@ def test_split_file_equals_sequential(
 
 def test_split_keeps_the_year_across_new_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(input_split, "MIN_RANGE", 256)
-    lines = []
-    for i, day in enumerate(["Dec 31 23:50:00", "Dec 31 23:59:00", "Jan  1 00:05:00",
-                             "Jan  1 00:10:00", "Jan  1 00:20:00"]):
-        ip = f"203.0.113.{i + 1}"
-        lines += [
-            f"{day} mail postfix/smtpd[{100 + i}]: connect from unknown[{ip}]",
-            f"{day} mail postfix/smtpd[{100 + i}]: NOQUEUE: reject: RCPT from unknown[{ip}]: "
-            f"504 5.5.2 <bot{i}>: Helo command rejected: need fully-qualified hostname; "
-            f"from=<a@b.example> to=<c@example.com> proto=ESMTP helo=<bot{i}>",
-            f"{day} mail postfix/smtpd[{100 + i}]: disconnect from unknown[{ip}] ehlo=1 mail=1 "
-            "rcpt=0/1 quit=1 commands=3/4",
-        ]
+    days = ["Dec 31 23:50:00", "Dec 31 23:59:00", "Jan  1 00:05:00", "Jan  1 00:10:00",
+            "Jan  1 00:20:00"]
+    lines = [line for i, day in enumerate(days) for line in non_fqdn_bot_session(day, i)]
     log = tmp_path / "mail.log"
     log.write_text("\n".join(lines) + "\n")
     options = AnalyzeOptions(resolver=NoDnsResolver(), year=2026, jobs=8)

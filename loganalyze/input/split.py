@@ -11,7 +11,7 @@ from datetime import datetime
 
 from ..input.files import file_size
 from ..input.ranges import is_plain_file, line_at, line_boundaries
-from ..input.timeline import order_inputs, timeline_reference
+from ..input.timeline import TimelineInput, order_inputs, timeline_reference
 from ..model import (
     InputFormat,
 )
@@ -43,10 +43,16 @@ class Task:
 
 
 def plan(names: Sequence[str], jobs: int, *, input_format: InputFormat, tz: object,
-         now: datetime | None, year: int | None) -> list[Task]:
-    """Tasks for ``names`` in timeline order; big plain files split into ``jobs`` ranges."""
+         now: datetime | None, year: int | None,
+         inputs: Sequence[TimelineInput] | None = None) -> list[Task]:
+    """Tasks for ``names`` in timeline order; big plain files split into ``jobs`` ranges.
+
+    ``inputs``: ``names`` already probed by :func:`order_inputs` (their heads are not
+    read again).
+    """
     tasks: list[Task] = []
-    inputs = order_inputs(names, input_format=input_format, tz=tz, now=now)  # type: ignore[arg-type]
+    if inputs is None:
+        inputs = order_inputs(names, input_format=input_format, tz=tz, now=now)  # type: ignore[arg-type]
     for index, item in enumerate(inputs):
         size = file_size(item.name)
         plain = size is not None and item.name != "-" and is_plain_file(item.name)
