@@ -49,7 +49,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 # The compiled core (issue 17): the system C compiler, else the ziglang package from the
 # package index; without either, analyze runs on its Python core and says so.
 CORE := loganalyze/core/_loganalyze_core.so
-$(CORE): loganalyze/core/linefilter.c loganalyze/core/build.py $(VENV)/.installed
+$(CORE): $(wildcard loganalyze/core/*.c loganalyze/core/*.h) loganalyze/core/build.py $(VENV)/.installed
 	@$(BIN)/python -m loganalyze.core.build --fetch-toolchain
 
 demo: $(VENV)/.installed $(CORE)

@@ -22,7 +22,8 @@ from pathlib import Path
 from . import COMMAND, LIBRARY
 
 HERE = Path(__file__).resolve().parent
-SOURCES = (HERE / "linefilter.c",)
+SOURCES = tuple(sorted(HERE.glob("*.c")))
+"""Every C file here makes one library (its functions are ``la_*``)."""
 CFLAGS = ("-shared", "-fPIC", "-std=c99", "-Wall", "-Wextra", "-Werror")
 OPTIMIZE = ("-O2",)
 SANITIZE = ("-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
