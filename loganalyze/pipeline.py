@@ -476,7 +476,7 @@ def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
             traffic, line_stats, session_stats = merged
             judged = judge_traffic(traffic, options)
             return judged.into(Analysis([], line_stats, session_stats, traffic))
-    return analyze_blocks(chain.from_iterable(i.blocks(compiled=True) for i in inputs), dated)
+    return analyze_blocks(chain.from_iterable(i.raw_blocks() for i in inputs), dated)
 
 
 def with_bans(analysis: Analysis, paths: Sequence[str], check: BanCheck,

@@ -162,7 +162,8 @@ class SessionStats:
     """Sessions that started outside the run's time window (not in :attr:`sessions`)."""
 
 
-def _helo_check(reason: str) -> Check | None:
+def helo_check(reason: str) -> Check | None:
+    """The HELO check that wrote a reject with this reply text, if it was one of the three."""
     if "Helo command rejected" not in reason:
         return None
     return _check_for_reason(reason)
@@ -311,7 +312,7 @@ class SessionBuilder:
         if self._pending_spf:
             self._claim_pending_spf(session)
         session.rejects.append(
-            Reject(time, stage, code, dsn, reason, recipient, warning, _helo_check(reason)))
+            Reject(time, stage, code, dsn, reason, recipient, warning, helo_check(reason)))
         if helo is not None:
             session.helo = helo
         if sender is not None and sender not in session.senders:

@@ -8,7 +8,7 @@
 - Every bundled log, lab recording, peer log and a generated log give byte-identical
   ``analyze --format json`` with ``LOGANALYZE_CORE=python`` and with the core.
 - ``test_sanitized`` builds the library with gcc's AddressSanitizer and UBSan and runs
-  the random test again on it.
+  the random tests again on it (this file's and ``test_compiled_sessions.py``'s).
 """
 
 from __future__ import annotations
@@ -245,12 +245,13 @@ def test_sanitized(tmp_path: Path) -> None:
     build.compile_library(compiler, library, build.SANITIZE)
     env = dict(os.environ, LOGANALYZE_CORE=str(library), LD_PRELOAD=str(_libasan()),
                PYTHONMALLOC="malloc", LOGANALYZE_REQUIRE_CORE="1",
-               LOGANALYZE_CORE_EXAMPLES="150",
+               LOGANALYZE_CORE_EXAMPLES="100",
                ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=99",
                UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-s", "-n", "0", "-p", "no:cacheprovider",
-         str(Path(__file__)), "-k", "random or long_lines"],
+         str(Path(__file__)), str(Path(__file__).with_name("test_compiled_sessions.py")),
+         "-k", "random or long_lines or same_sessions"],
         env=env, capture_output=True, text=True, check=False, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " passed" in result.stdout

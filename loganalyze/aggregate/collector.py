@@ -8,11 +8,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 from ..input.lines import block_size
 from ..model import EVERYTHING, EVIDENCE_KINDS, LogRecord, Window
 from ..parse import Tokenizer
 from ..sessions import LineCounter, SessionBuilder, SmtpSession
+
+if TYPE_CHECKING:
+    from ..core.engine import CompiledSessions
 from .traffic import (
     ClientStats,
     Traffic,
@@ -45,9 +49,32 @@ class TrafficCollector(SessionBuilder):
         self._clients = self.traffic.clients
         self.window = window
         add = partial(add_session, self.traffic) if on_session is None else on_session
+        self.sessions_make_clients = on_session is None
+        """Finished sessions go to :func:`add_session` (which makes their clients' records)."""
         super().__init__(on_session=add, lines=lines, window=window)
         self._all_times = window.is_open
         self._evidence = True
+        self._compiled: CompiledSessions | None = None
+        self._compiled_tried = False
+
+    @property
+    def compiled(self) -> CompiledSessions | None:
+        """The compiled session builder holding this collector's sessions, if one does."""
+        return self._compiled
+
+    def compiled_sessions(self) -> CompiledSessions | None:
+        """The compiled core's session builder, standing in for this one from now on, when
+        it can (the sequential run: this class itself, an open window, no line numbers
+        asked for, nothing read yet); None otherwise, or on the Python core."""
+        if not self._compiled_tried:
+            self._compiled_tried = True
+            if (type(self) is TrafficCollector and self.window.is_open and self._lines is None
+                    and self._evidence and not self.open_sessions and not self._warnings
+                    and not self._pending_spf):
+                from .. import core
+
+                self._compiled = core.compiled_sessions(self)
+        return self._compiled
 
     def count_evidence(self, on: bool) -> None:
         """Whether evidence lines count from now on (lines the daily report reads again
@@ -65,6 +92,8 @@ class TrafficCollector(SessionBuilder):
 
     def finish(self) -> None:
         """End of input: the sessions still open are cut off and counted."""
+        if self._compiled is not None:
+            self._compiled.close()
         for _ in self.close():
             pass
 
@@ -92,6 +121,12 @@ class TrafficCollector(SessionBuilder):
         client = self._client(time, ip)
         if client is not None:
             client.dnsbl_rank = max(client.dnsbl_rank, rank or 0)
+
+    def postscreen_reject(self, time: datetime, ip: str) -> None:
+        """postscreen's own reject line (as add_evidence records it)."""
+        client = self._client(time, ip)
+        if client is not None:
+            client.postscreen_rejects += 1
 
     def dnsbl_listed(self, time: datetime, ip: str, domain: str) -> None:
         """dnsblog: the address is listed by ``domain``."""

@@ -21,12 +21,18 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import ctypes  # imported when the core is first used: start-up stays quick
 
-ABI = 1
+    from ..aggregate.collector import TrafficCollector
+    from .engine import CompiledSessions
+
+ABI = 2
 """What ``la_core_abi()`` of a library this module can use returns."""
 ENV = "LOGANALYZE_CORE"
 LIBRARY = Path(__file__).resolve().parent / "_loganalyze_core.so"
 """Where the build puts the library."""
 COMMAND = "python -m loganalyze.core.build"
+HANDLED, NEED_TIME, PYTHON_LINE = 0, 1, 2
+"""What the compiled scanner (``la_scan``) stopped for: the end of the block, a stamp
+it has no time for, a line only Python reads."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,9 @@ def _load() -> CoreState:
     library.la_filter_lines.restype = ctypes.c_int64
     library.la_filter_lines.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.c_void_p, i64p,
                                         ctypes.c_void_p, i64p]
+    from .engine import declare
+
+    declare(library)
     return CoreState(library, "")
 
 
@@ -130,6 +139,16 @@ class LineFilter:
         total = self._lib.la_filter_lines(body, size, self._out, ctypes.byref(out_len),
                                           self._index, ctypes.byref(kept))
         return ctypes.string_at(self._out, out_len.value), self._index[:kept.value], total
+
+
+def compiled_sessions(collector: TrafficCollector) -> CompiledSessions | None:
+    """The compiled session builder for ``collector``, or None when the Python core runs."""
+    lib = library()
+    if lib is None:
+        return None
+    from .engine import CompiledSessions
+
+    return CompiledSessions(lib, collector)
 
 
 def line_filter() -> LineFilter | None:

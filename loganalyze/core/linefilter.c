@@ -17,7 +17,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#define LA_CORE_ABI 1
+#include "core.h"
+
+#define LA_CORE_ABI 2
 /* loganalyze.input.lines.MAX_KEPT_LINE: longer lines are cut by Python; keep them. */
 #define MAX_KEPT_LINE (1 << 20)
 
@@ -126,7 +128,7 @@ static int names_daemon(cur p, cur e) {
 }
 
 /* Certainly irrelevant: Python would count the line so and learn nothing from it. */
-static int irrelevant(cur p, cur e) {
+int la_line_irrelevant(cur p, cur e) {
     if (e - p > MAX_KEPT_LINE) return 0;
     while (p < e && *p == 0) p++; /* Python drops NULs at the start of a line */
     if (names_daemon(p, e)) return 0;
@@ -151,7 +153,7 @@ int64_t la_filter_lines(const unsigned char *buf, int64_t len, unsigned char *ou
     while (p < end) {
         cur nl = memchr(p, '\n', (size_t)(end - p));
         cur e = nl != NULL ? nl : end;
-        if (!irrelevant(p, e)) {
+        if (!la_line_irrelevant(p, e)) {
             size_t n = (size_t)(e - p);
             memcpy(o, p, n);
             o += n;

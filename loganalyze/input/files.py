@@ -34,7 +34,7 @@ from typing import Any, BinaryIO, cast
 
 from .. import core
 from ..errors import InputError
-from .lines import LineSplitter
+from .lines import LineBlock, LineSplitter
 from .urls import is_url, open_url, url_info
 
 STDIN = "-"
@@ -369,16 +369,31 @@ def read_blocks(name: str, *, compiled: bool = False) -> Generator[list[str], No
     tokenizer would only count as irrelevant: blocks are then
     :class:`~loganalyze.input.lines.KeptLines`.
     """
+    for block in _split(name, LineSplitter(keep=core.line_filter() if compiled else None)):
+        yield block.lines
+
+
+def read_raw_blocks(name: str) -> Generator[Sequence[str], None, None]:
+    """As :func:`read_blocks`, but for the compiled core's scanner: the blocks are
+    :class:`~loganalyze.input.lines.RawLines` (not decoded) when the core is built
+    (the sequential run's :class:`~loganalyze.aggregate.TrafficCollector` reads them
+    in C; other readers decode them), lists otherwise."""
+    raw = core.library() is not None
+    for block in _split(name, LineSplitter(raw=raw)):
+        yield block.raw if block.raw is not None else block.lines
+
+
+def _split(name: str, splitter: LineSplitter) -> Generator[LineBlock, None, None]:
+    """The blocks ``splitter`` makes of the bytes of a log."""
     chunks = _decompressed_blocks(name)
-    splitter = LineSplitter(keep=core.line_filter() if compiled else None)
     try:
         for chunk in chunks:
             block = splitter.feed(chunk)
             if block is not None:
-                yield block.lines
+                yield block
         last = splitter.finish()
         if last is not None:
-            yield last.lines
+            yield last
     finally:
         chunks.close()
 

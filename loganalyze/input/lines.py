@@ -14,9 +14,10 @@ the daily report's cursors and the ``--jobs`` ranges need.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Any
 
 MAX_KEPT_LINE = 1 << 20
 """Longer lines are cut to this many characters, so a file without newlines cannot fill
@@ -53,6 +54,43 @@ class KeptLines(list[str]):
         self.total = total
 
 
+def decode_block(body: bytes) -> list[str]:
+    """The lines of ``body`` (complete lines, each with its newline), by the rules above."""
+    text = body.decode("utf-8", "replace")
+    lines = text.split("\n")
+    lines.pop()  # body ends with a newline
+    if len(body) > MAX_KEPT_LINE and max(map(len, lines)) > MAX_KEPT_LINE:
+        lines = [line[:MAX_KEPT_LINE] for line in lines]
+    return clean(lines, text)
+
+
+class RawLines(Sequence[str]):
+    """A block of complete lines still in bytes (:attr:`body`, each line with its
+    newline), for the compiled core's scanner; decoded by the rules above when a
+    reader asks for its lines as text."""
+
+    __slots__ = ("_lines", "body", "total")
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.total = body.count(b"\n")
+        self._lines: list[str] | None = None
+
+    def decoded(self) -> list[str]:
+        if self._lines is None:
+            self._lines = decode_block(self.body)
+        return self._lines
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.decoded()[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.decoded())
+
+
 def block_size(lines: Sequence[str]) -> int:
     """The number of lines a block stands for (:class:`KeptLines` leaves some out)."""
     return lines.total if isinstance(lines, KeptLines) else len(lines)
@@ -68,10 +106,13 @@ class LineBlock:
     """Lines split from a run of bytes."""
 
     lines: list[str]
+    """A list, or :class:`KeptLines` (empty when :attr:`raw` holds them)."""
     start: int
     """Byte offset of the first line's first byte."""
     ends: list[int] | None
     """Byte offset just past each line's newline (None unless asked for)."""
+    raw: RawLines | None = None
+    """The lines as bytes, when the splitter was asked not to decode them."""
 
 
 class LineSplitter:
@@ -79,14 +120,16 @@ class LineSplitter:
 
     ``start`` is the byte offset of the first chunk; with ``offsets`` each
     block says where its lines end (:attr:`LineBlock.ends`). With ``keep``, only
-    the lines it keeps are decoded, and blocks are :class:`KeptLines` (no offsets).
+    the lines it keeps are decoded, and blocks are :class:`KeptLines` (no offsets);
+    with ``raw``, nothing is decoded, and blocks are :class:`RawLines` (no offsets).
     """
 
     def __init__(self, start: int = 0, *, offsets: bool = False,
-                 keep: LineFilter | None = None) -> None:
-        if offsets and keep is not None:
-            raise ValueError("a filtered block has no line offsets")
+                 keep: LineFilter | None = None, raw: bool = False) -> None:
+        if offsets and (keep is not None or raw):
+            raise ValueError("a filtered or raw block has no line offsets")
         self._keep = keep
+        self._raw = raw
         self.position = start
         """Byte offset of the first byte not yet in a block."""
         self._offsets = offsets
@@ -113,7 +156,8 @@ class LineSplitter:
                 self._tail, self._cutting = data[:MAX_KEPT_LINE], True
             return None
         body, self._tail = data[:cut], data[cut:]
-        block = (self._kept(body) if self._keep is not None
+        block = (self._raw_block(body) if self._raw
+                 else self._kept(body) if self._keep is not None
                  else self._block(body, body.decode("utf-8", "replace")))
         if len(self._tail) > MAX_KEPT_LINE:
             self._dropped += len(self._tail) - MAX_KEPT_LINE
@@ -126,8 +170,8 @@ class LineSplitter:
         if not (self._tail or self._cutting) or not partial:
             return None
         tail, self._tail = self._tail, b""
-        if self._keep is not None:
-            block = self._kept(tail + b"\n")
+        if self._keep is not None or self._raw:
+            block = self._raw_block(tail + b"\n") if self._raw else self._kept(tail + b"\n")
             self.position -= 1  # the newline added for the filter
             self._cutting = False
             return block
@@ -155,16 +199,18 @@ class LineSplitter:
         self._dropped = 0
         return LineBlock(clean(lines, text), start, ends)
 
+    def _raw_block(self, body: bytes) -> LineBlock:
+        start = self.position
+        self.position += len(body) + self._dropped
+        self._dropped = 0
+        return LineBlock([], start, None, RawLines(body))
+
     def _kept(self, body: bytes) -> LineBlock:
         """The lines of ``body`` (complete lines) that the filter keeps, cleaned alike."""
         assert self._keep is not None
         kept, numbers, total = self._keep(body)
-        text = kept.decode("utf-8", "replace")
-        lines = text.split("\n")
-        lines.pop()  # every kept line ends with a newline
-        if len(kept) > MAX_KEPT_LINE and max(map(len, lines)) > MAX_KEPT_LINE:
-            lines = [line[:MAX_KEPT_LINE] for line in lines]
+        lines = decode_block(kept)  # every kept line ends with a newline
         start = self.position
         self.position += len(body) + self._dropped
         self._dropped = 0
-        return LineBlock(KeptLines(clean(lines, text), numbers, total), start, None)
+        return LineBlock(KeptLines(lines, numbers, total), start, None)

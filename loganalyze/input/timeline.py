@@ -28,7 +28,7 @@ from itertools import chain, islice
 
 from ..model import InputFormat
 from ..parse import Tokenizer, detect_format
-from .files import STDIN, file_mtime, line_blocks, read_blocks, read_lines
+from .files import STDIN, file_mtime, line_blocks, read_blocks, read_lines, read_raw_blocks
 
 # Lines read from the start of each input to detect its format and first time.
 _HEAD = 200
@@ -65,6 +65,13 @@ class TimelineInput:
             self._head, self._rest = None, None
             return chain([head] if head else [], line_blocks(rest))
         return read_blocks(self.name, compiled=compiled)
+
+    def raw_blocks(self) -> Iterator[Sequence[str]]:
+        """All lines of this input for the compiled core's scanner
+        (:func:`~loganalyze.input.files.read_raw_blocks`)."""
+        if self._rest is not None:
+            return self.blocks()  # already being read as text (standard input)
+        return read_raw_blocks(self.name)
 
 
 def reference_time(name: str, now: datetime | None) -> datetime:

@@ -113,6 +113,7 @@ class LineParser:
         self._clock = Clock(year, now or datetime.now(), tz,
                             explicit=year is not None and not year_inferred)
         self._time_cache: dict[str, datetime] = {}
+        self._clock.caches.append(self._time_cache)
         self.input_format = InputFormat(input_format)
         # The format of the last text line parsed, tried first on the next one.
         self._fmt: InputFormat = (InputFormat.SYSLOG if self.input_format is InputFormat.AUTO

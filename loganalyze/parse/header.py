@@ -244,7 +244,7 @@ class Clock:
     wall clock.
     """
 
-    __slots__ = ("explicit_year", "first", "last_month", "now", "tz", "year")
+    __slots__ = ("caches", "explicit_year", "first", "last_month", "now", "tz", "year")
 
     def __init__(self, year: int | None, now: datetime, tz: tzinfo | None, *,
                  explicit: bool | None = None) -> None:
@@ -258,6 +258,10 @@ class Clock:
         self.tz = tz
         self.first: FirstStamp | None = None
         """The first syslog stamp read, and what it gave."""
+        self.caches: list[dict[str, datetime]] = []
+        """Caches of stamps' times, emptied whenever :attr:`state` changes: so what they
+        hold is what this clock would say now, and the time of a stamp depends on the
+        stamp and the state alone (the compiled core relies on it)."""
 
     @property
     def state(self) -> tuple[int | None, int]:
@@ -266,6 +270,15 @@ class Clock:
 
     def syslog(self, mon: str, day: str, hms: str, frac: str | None) -> datetime:
         """A traditional syslog stamp, with the year inferred (raises KeyError/ValueError)."""
+        year, last_month = self.year, self.last_month
+        try:
+            return self._syslog(mon, day, hms, frac)
+        finally:
+            if (self.year != year or self.last_month != last_month) and self.caches:
+                for cache in self.caches:
+                    cache.clear()
+
+    def _syslog(self, mon: str, day: str, hms: str, frac: str | None) -> datetime:
         month = MONTHS[mon]
         if self.year is None:
             self.year = latest_year(month, int(day), hms, self.now)

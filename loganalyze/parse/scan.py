@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
-from ..input.lines import KeptLines
+from ..core import HANDLED, NEED_TIME
+from ..input.lines import KeptLines, RawLines, decode_line
 from ..model import (
     POSTSCREEN_KINDS,
     SESSION_KINDS,
@@ -34,6 +36,9 @@ from .dispatch import (
     daemon_of,
     names_daemon,
 )
+
+if TYPE_CHECKING:
+    from ..core.engine import CompiledSessions
 from .header import (
     ISO,
     MAX_LINE,
@@ -93,6 +98,7 @@ class Tokenizer(LineParser):
         )
         self._tags: dict[str, _Tag] = {}
         self._minutes: dict[str, datetime] = {}
+        self._clock.caches.append(self._minutes)
         self._shapes: set[str] = set()
         self._until: datetime | None = None
 
@@ -118,7 +124,27 @@ class Tokenizer(LineParser):
 
         ``lines`` may be :class:`~loganalyze.input.lines.KeptLines` (not with
         ``until``): the lines it leaves out count as irrelevant, as they would.
+        They may be :class:`~loganalyze.input.lines.RawLines`: when ``sink`` offers
+        the compiled core's session builder (``compiled_sessions()``) and this
+        tokenizer reads the way its scanner does, the scanner reads them, and
+        Python only the lines it leaves (:meth:`_scan_compiled`); once it has,
+        every later block's events go to that builder too.
         """
+        if isinstance(lines, RawLines):
+            compiled = self._compiled_for(sink, until)
+            if compiled is not None:
+                self._scan_compiled(lines.body, lineno, compiled)
+                return None
+            lines = lines.decoded()
+        # (looked up on the class: a sink's __getattr__ does not offer one)
+        compiled = (getattr(sink, "compiled", None) if hasattr(type(sink), "compiled_sessions")
+                    else None)
+        if compiled is not None:  # a text block after raw ones: the same builder
+            if until is not None:
+                raise ValueError("scan(until=...) with the compiled session builder")
+            self.scan(lines, lineno, compiled.lines)
+            compiled.drain()
+            return None
         total = len(lines)
         numbers: Iterable[int] = range(lineno, lineno + total)
         if isinstance(lines, KeptLines):
@@ -139,6 +165,65 @@ class Tokenizer(LineParser):
             return None
         self._until = until
         return self._scan_block(lines, numbers, lineno + total, sink, until)
+
+    def _compiled_for(self, sink: LineSink, until: datetime | None) -> CompiledSessions | None:
+        """The compiled session builder of ``sink``, if the scanner reads as this tokenizer
+        does: syslog or RFC 3339 lines in the fast path's way, stamps kept as written
+        (no ``--tz``), to the end (no ``until``)."""
+        offer = getattr(sink, "compiled_sessions", None) if hasattr(
+            type(sink), "compiled_sessions") else None
+        if (offer is None or not self._scan_fast or until is not None
+                or self._clock.tz is not None or self.input_format is not InputFormat.AUTO):
+            return None
+        compiled: CompiledSessions | None = offer()
+        return compiled
+
+    def _scan_compiled(self, body: bytes, lineno: int, compiled: CompiledSessions) -> None:
+        """The compiled scanner over ``body``; the lines it leaves, in Python, in order.
+
+        A traditional stamp the scanner has no time for is dated here, by the same
+        steps as :meth:`_scan_block` (so the year inference is Python's). The
+        scanner dates the stamps of the clock's month itself: the time of a stamp
+        depends on the stamp and the clock's state alone (:attr:`Clock.caches`), and
+        it is told the state whenever that changes.
+        """
+        stats, times, sink, clock = self.stats, self._time_cache, compiled.lines, self._clock
+        position, size = 0, len(body)
+        self._until = None
+        told = clock.state
+        compiled.set_clock(told)
+        while True:
+            status, position = compiled.scan(body, position, self._postscreen)
+            read, matched, irrelevant = compiled.counts()
+            stats.lines += read
+            stats.matched += matched
+            stats.irrelevant += irrelevant
+            lineno += read
+            if status == HANDLED:
+                break
+            newline = body.find(b"\n", position)
+            end = size if newline < 0 else newline
+            line = decode_line(body[position:end])
+            if status == NEED_TIME:
+                stamp = line[:SYSLOG_TAG_AT]
+                when = times.get(stamp) or self._scan_time(stamp)
+                if when is not None:
+                    if clock.state != told:
+                        told = clock.state
+                        compiled.set_clock(told)
+                    compiled.set_time(stamp, when)
+                    continue
+                stats.lines += 1
+                self.line_number = lineno
+                self._scan_slow(line, lineno, sink)
+            else:
+                self._scan_block([line], (lineno,), lineno + 1, sink, None)
+            if clock.state != told:
+                told = clock.state
+                compiled.set_clock(told)
+            position = end + 1
+            lineno += 1
+        compiled.drain()
 
     def _scan_block(self, lines: Sequence[str], numbers: Iterable[int], end: int,
                     sink: LineSink, until: datetime | None) -> int | None:

@@ -1,0 +1,253 @@
+"""The compiled session builder (``sessions.c``, ``scan.c``) standing in for a
+:class:`~loganalyze.aggregate.TrafficCollector`'s own, for the sequential run.
+
+The C scanner reads the frequent lines of a block of bytes straight into the C
+builder; :meth:`~loganalyze.parse.scan.Tokenizer.scan` reads the other lines in
+Python and gives their events to the same builder through :attr:`CompiledSessions.lines`.
+Finished sessions and postscreen/dnsblog evidence come back in bulk, as JSON, in
+log order, and go to the collector exactly as its Python builder would have given
+them (:meth:`CompiledSessions.drain`), so the aggregates do not depend on the core.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import struct
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from sys import intern
+from typing import TYPE_CHECKING, Any
+
+from ..model import EVIDENCE_KINDS, LogRecord
+from ..sessions import Reject, SessionBuilder, SmtpSession, SpfResult, helo_check
+
+if TYPE_CHECKING:
+    from ..aggregate.collector import TrafficCollector
+
+EPOCH = datetime(1, 1, 1)
+"""Times cross as microseconds since this (naive wall-clock time, as Python compares it)."""
+_MICROSECOND = timedelta(microseconds=1)
+_NONE_FIELD = struct.pack("<q", -1)
+_LENGTH = struct.Struct("<q").pack
+
+(_CONNECT, _DISCONNECT, _REJECT, _CLIENT, _LOST, _MISMATCH, _SPF) = range(1, 8)
+
+
+def declare(lib: ctypes.CDLL) -> None:
+    """The argument types of the builder's functions (ctypes would guess them wrong)."""
+    i64, i64p, vp = ctypes.c_int64, ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p
+    functions: dict[str, tuple[Any, list[Any]]] = {
+        "la_engine_new": (vp, [ctypes.c_int]),
+        "la_engine_free": (None, [vp]),
+        "la_scan": (ctypes.c_int, [vp, ctypes.c_char_p, i64, i64p, ctypes.c_int]),
+        "la_set_time": (None, [vp, ctypes.c_char_p, i64]),
+        "la_set_clock": (None, [vp, i64, ctypes.c_int]),
+        "la_scan_counts": (None, [vp, i64p]),
+        "la_take_output": (vp, [vp, i64p]),
+        "la_close": (None, [vp]),
+        "la_session_stats": (None, [vp, i64p]),
+        "la_feed": (ctypes.c_int, [vp, ctypes.c_int, i64, ctypes.c_char_p, i64]),
+    }
+    for name, (restype, argtypes) in functions.items():
+        function = getattr(lib, name)
+        function.restype = restype
+        function.argtypes = argtypes
+
+
+def microseconds(when: datetime) -> int:
+    return (when - EPOCH) // _MICROSECOND
+
+
+def _pack(fields: Iterable[str | None]) -> bytes:
+    parts = []
+    for field in fields:
+        if field is None:
+            parts.append(_NONE_FIELD)
+        else:
+            data = field.encode("utf-8", "replace")
+            parts.append(_LENGTH(len(data)))
+            parts.append(data)
+    return b"".join(parts)
+
+
+class CompiledSessions:
+    """The C builder of one collector. Made by :func:`loganalyze.core.compiled_sessions`."""
+
+    def __init__(self, lib: ctypes.CDLL, collector: TrafficCollector) -> None:
+        self._lib = lib
+        self._engine = lib.la_engine_new(collector.sessions_make_clients)
+        self._collector = collector
+        self._emit = collector._emit
+        self._pos = ctypes.c_int64()
+        self._size = ctypes.c_int64()
+        self._counts = (ctypes.c_int64 * 4)()
+        self._times: dict[int, datetime] = {}
+        self.lines = PythonLines(self, collector)
+        """The sink for the lines Python reads: their events go to the C builder."""
+
+    def __del__(self) -> None:
+        engine, self._engine = getattr(self, "_engine", None), None
+        if engine:
+            self._lib.la_engine_free(engine)
+
+    # -- the scanner ----------------------------------------------------------------
+
+    def scan(self, body: bytes, pos: int, postscreen: bool) -> tuple[int, int]:
+        """Read ``body`` from byte ``pos``: (why it stopped, where), as ``la_scan``."""
+        self._pos.value = pos
+        status = self._lib.la_scan(self._engine, body, len(body), ctypes.byref(self._pos),
+                                   postscreen)
+        return status, self._pos.value
+
+    def counts(self) -> tuple[int, int, int]:
+        """Lines read, matched and irrelevant by the scanner since the last call."""
+        counts = self._counts
+        self._lib.la_scan_counts(self._engine, counts)
+        return counts[0], counts[1], counts[2]
+
+    def set_time(self, stamp: str, when: datetime) -> None:
+        self._lib.la_set_time(self._engine, stamp.encode("ascii"), microseconds(when))
+
+    def set_clock(self, state: tuple[int | None, int]) -> None:
+        """Python's clock state (:attr:`~loganalyze.parse.header.Clock.state`): the
+        scanner dates the stamps of its month itself."""
+        year, month = state
+        self._lib.la_set_clock(self._engine, 0 if year is None else year, month)
+
+    # -- the builder ------------------------------------------------------------------
+
+    def feed(self, kind: int, when: datetime, fields: Iterable[str | None]) -> None:
+        packed = _pack(fields)
+        if self._lib.la_feed(self._engine, kind, microseconds(when), packed, len(packed)):
+            raise ValueError(f"the compiled core refused an event of kind {kind}")
+
+    def drain(self) -> None:
+        """Give the collector what the C builder finished, in order."""
+        size = self._size
+        address = self._lib.la_take_output(self._engine, ctypes.byref(size))
+        if not size.value:
+            return
+        items = json.loads(b"[" + ctypes.string_at(address, size.value) + b"]")
+        collector, emit, session_of = self._collector, self._emit, self._session
+        for item in items:
+            kind = item[0]
+            if kind == 0:
+                emit(session_of(item))
+            elif kind == 1:
+                collector.postscreen_seen(EPOCH, item[1])
+            elif kind == 2:
+                collector.postscreen_pass(EPOCH, item[1])
+            elif kind == 3:
+                collector.postscreen_dnsbl(EPOCH, item[1], item[2])
+            elif kind == 5:
+                collector.postscreen_reject(EPOCH, item[1])
+            else:
+                collector.dnsbl_listed(EPOCH, item[1], item[2])
+
+    def _time(self, value: int) -> datetime:
+        times = self._times
+        when = times.get(value)
+        if when is None:
+            if len(times) >= 65536:
+                times.clear()
+            when = times[value] = EPOCH + timedelta(microseconds=value)
+        return when
+
+    def _session(self, item: list[Any]) -> SmtpSession:
+        (_, host, service, pid, name, ip, start, end, helo, senders, recipients, rejects, spf,
+         counters, queued, ended_by, warning, saw_connect, saw_disconnect) = item
+        time = self._time
+        return SmtpSession(
+            host, service, pid, name, ip, time(start), time(end), helo,
+            [intern(s) for s in senders], [intern(r) for r in recipients],
+            [Reject(time(t), stage, code, dsn, reason, recipient, bool(warned),
+                    helo_check(reason))
+             for t, stage, code, dsn, reason, recipient, warned in rejects],
+            [SpfResult(*result) for result in spf],
+            None if counters is None else {n: (ok, total) for n, ok, total in counters},
+            queued, ended_by, warning, bool(saw_connect), bool(saw_disconnect))
+
+    def close(self) -> None:
+        """End of input: the sessions still open are cut off; the counts go to the
+        collector's :attr:`~loganalyze.sessions.SessionBuilder.stats`."""
+        self._lib.la_close(self._engine)
+        self.drain()
+        counts = self._counts
+        self._lib.la_session_stats(self._engine, counts)
+        stats = self._collector.stats
+        stats.sessions += counts[0]
+        stats.without_connect += counts[1]
+        stats.without_disconnect += counts[2]
+        stats.spf_unmatched += counts[3]
+
+
+class PythonLines(SessionBuilder):
+    """The sink of the lines only Python reads, while the C builder holds the sessions.
+
+    Session events go to the C builder; evidence goes to the collector after what
+    the C builder finished before it (the order of the aggregates is the log's).
+    """
+
+    def __init__(self, compiled: CompiledSessions, collector: TrafficCollector) -> None:
+        super().__init__()
+        self._compiled = compiled
+        self._collector = collector
+
+    def record(self, record: LogRecord) -> None:
+        if record.kind in EVIDENCE_KINDS:
+            self._compiled.drain()
+            self._collector.record(record)
+        else:
+            self.apply(record)
+
+    def connect(self, time: datetime, host: str, service: str, pid: int, name: str,
+                ip: str) -> None:
+        self._compiled.feed(_CONNECT, time, (host, service, str(pid), name, ip))
+
+    def disconnect(self, time: datetime, host: str, service: str, pid: int, name: str,
+                   ip: str, counters: dict[str, tuple[int, int]]) -> None:
+        fields: list[str | None] = [host, service, str(pid), name, ip]
+        for counter, (ok, total) in counters.items():
+            fields += (counter, str(ok), str(total))
+        self._compiled.feed(_DISCONNECT, time, fields)
+
+    def reject(
+        self, time: datetime, host: str, service: str, pid: int, name: str, ip: str,
+        helo: str | None, sender: str | None, recipient: str | None, stage: str, code: int,
+        dsn: str, reason: str, warning: bool,
+    ) -> None:
+        self._compiled.feed(_REJECT, time, (host, service, str(pid), name, ip, helo, sender,
+                                            recipient, stage, str(code), dsn, reason,
+                                            "1" if warning else "0"))
+
+    def client(self, time: datetime, host: str, service: str, pid: int, name: str,
+               ip: str) -> None:
+        self._compiled.feed(_CLIENT, time, (host, service, str(pid), name, ip))
+
+    def lost(self, time: datetime, host: str, service: str, pid: int, name: str, ip: str,
+             stage: str, what: str) -> None:
+        self._compiled.feed(_LOST, time, (host, service, str(pid), name, ip, stage, what))
+
+    def mismatch(self, time: datetime, host: str, service: str, pid: int, reason: str) -> None:
+        self._compiled.feed(_MISMATCH, time, (host, service, str(pid), reason))
+
+    def spf(self, time: datetime, host: str, ip: str, helo: str | None, sender: str | None,
+            result: str, identity: str) -> None:
+        self._compiled.feed(_SPF, time, (host, ip, helo, sender, result, identity))
+
+    def postscreen_seen(self, time: datetime, ip: str) -> None:
+        self._compiled.drain()
+        self._collector.postscreen_seen(time, ip)
+
+    def postscreen_pass(self, time: datetime, ip: str) -> None:
+        self._compiled.drain()
+        self._collector.postscreen_pass(time, ip)
+
+    def postscreen_dnsbl(self, time: datetime, ip: str, rank: int) -> None:
+        self._compiled.drain()
+        self._collector.postscreen_dnsbl(time, ip, rank)
+
+    def dnsbl_listed(self, time: datetime, ip: str, domain: str) -> None:
+        self._compiled.drain()
+        self._collector.dnsbl_listed(time, ip, domain)

@@ -1,0 +1,225 @@
+"""The compiled session builder (``loganalyze/core/scan.c``, ``sessions.c``) against the
+Python tokenizer and :class:`~loganalyze.sessions.SessionBuilder` it stands in for.
+
+Random logs made of real line shapes (Postfix 3.7 smtpd, postscreen, dnsblog,
+spf-engine's policyd-spf; traditional and RFC 3339 stamps) with hostile variations
+(``;`` and ``>`` in HELOs and addresses, sasl fields, queue ids, bad bytes, invalid
+dates, month and year rollovers, stamps out of order, sessions left open for hours,
+several sessions of one client with SPF results to share) are read both ways; the
+sessions each gives (every field, in order), the clients' evidence (in order) and
+every count must be the same.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from loganalyze import core
+from loganalyze.aggregate import TrafficCollector
+from loganalyze.input.lines import LineSplitter, RawLines, block_size
+from loganalyze.model import ALL_KINDS, SESSION_KINDS
+from loganalyze.parse import Tokenizer
+from loganalyze.sessions import SmtpSession
+
+NOW = datetime(2027, 1, 10, 12, 0)
+
+_CLIENTS = ["unknown[198.18.0.1]", "mail.example.org[198.18.0.2]", "a.example[198.18.0.2]",
+            "x[2001:db8::1]", "unknown[198.18.0.3]:2525", "[198.18.0.4]", "b[]", "c[1 2]"]
+_HELOS = ["mail.example.org", "localhost", "x;y", "a>b", "a> to=<b", "", "ip-1-2-3-4.ec2.internal",
+          "h>", "<h>", "a; from=<b>", "ünï", "sasl_x=y", "h\x01"]
+_ADDRS = ["a@b.example", "", "x>y@z", "a>, to=<b", "q@x", "bounce+1@lists.example.org"]
+_REPLIES = [
+    "450 4.7.1 <{h}>: Helo command rejected: Host not found",
+    "504 5.5.2 <{h}>: Helo command rejected: need fully-qualified hostname",
+    "501 5.5.2 <{h}>: Helo command rejected: Invalid name",
+    "554 5.7.1 Service unavailable; Client host [198.18.0.1] blocked using zen.spamhaus.org; "
+    "https://www.spamhaus.org/query/ip/198.18.0.1",
+    "550 5.1.1 <{r}>: Recipient address rejected: User unknown in virtual mailbox table",
+    "454 4.7.1 <{r}>: Relay access denied", "4501 odd", "450 4.7.1234 odd", "bare <LF> received",
+]
+
+
+@st.composite
+def _smtpd_message(draw: st.DrawFn, client: str) -> str:
+    helo, sender, rcpt = (draw(st.sampled_from(_HELOS)), draw(st.sampled_from(_ADDRS)),
+                          draw(st.sampled_from(_ADDRS)))
+    reply = draw(st.sampled_from(_REPLIES)).format(h=helo, r=rcpt)
+    qid = draw(st.sampled_from(["NOQUEUE", "4F1A2B3C", "warning", "x-1"]))
+    action = draw(st.sampled_from(["reject", "reject_warning"]))
+    stage = draw(st.sampled_from(["RCPT", "EHLO", "MAIL", "DATA", "CONNECT", "rcpt"]))
+    fields = draw(st.sampled_from([
+        f"; from=<{sender}> to=<{rcpt}> proto=ESMTP helo=<{helo}>",
+        f"; from=<{sender}> to=<{rcpt}> proto=SMTP helo=<{helo}> sasl_method=PLAIN",
+        f"; from=<{sender}>, to=<{rcpt}>, proto=ESMTP, helo=<{helo}>",
+        f"; from=<{sender}> proto=ESMTP helo=<{helo}>", f"; to=<{rcpt}>", ";", "",
+        f"; from=<{sender}> to=<{rcpt}> proto=ESMTP helo=<{helo}> sasl_username=a b",
+    ]))
+    counters = draw(st.sampled_from([
+        " ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4", " ehlo=1 quit=1 commands=2", "",
+        " mail=0/1 commands=0/1", " ehlo=2 ehlo=1", " rcpt=0/1/2 notes=bare_lf", "  ehlo=1",
+        " ehlo=1 ", " ehlo=00012/007", " x=1 =2 a1=3 ok=/4", " ehlo=" + "9" * 20,
+    ]))
+    return draw(st.sampled_from([
+        f"connect from {client}", f"disconnect from {client}{counters}",
+        f"{qid}: {action}: {stage} from {client}: {reply}{fields}",
+        f"{qid}: client={client}", f"{qid}: client={client}, sasl_method=PLAIN, "
+        f"sasl_username={sender}", f"{qid}: client={client}, orig_client=x[1]",
+        f"lost connection after {stage} from {client}", f"timeout after DATA (120 bytes) "
+        f"from {client}", f"too many errors after RCPT content from {client}",
+        f"warning: hostname {helo or 'x'} does not resolve to address 198.18.0.1",
+        "warning: hostname x does not resolve to address 198.18.0.1: Name or service not known",
+        "warning: hostname x does not resolve to address 1 2",
+        "warning: 198.18.0.1: address not listed for hostname x",
+        "Anonymous TLS connection established from x[198.18.0.1]: TLSv1.3",
+        "Anonymous TLS connection: reject", "> x[198.18.0.1]: 503 5.5.1 Error: send HELO/EHLO first",
+        f"NOQUEUE: filter: RCPT from {client}: <x>: Sender address triggers FILTER x",
+    ]))
+
+
+@st.composite
+def _spf_message(draw: st.DrawFn, ip: str) -> str:
+    helo, sender = draw(st.sampled_from(_HELOS)), draw(st.sampled_from(_ADDRS + ["<>"]))
+    result = draw(st.sampled_from(["Pass", "None", "Softfail", "fail", "PermError", "Weird"]))
+    identity = draw(st.sampled_from(["mailfrom", "helo", "mfrom"]))
+    prefix = draw(st.sampled_from(["prepend", ": prepend", "4F1A: prepend",
+                                   "Header field not prepended:"]))
+    return draw(st.sampled_from([
+        f"{prefix} Received-SPF: {result} (mailfrom) identity={identity}; client-ip={ip}; "
+        f"helo={helo}; envelope-from={sender}; receiver=<UNKNOWN> ",
+        f"{prefix} Received-SPF: {result} (x) identity=y) identity={identity}; client-ip={ip}; "
+        f"helo={helo}; envelope-from={sender}; receiver=x",
+        f": 550 5.7.23 Message rejected due to: SPF fail - not authorized. Please see "
+        f"http://www.openspf.net/Why?s=mfrom;id={sender};ip={ip};r=<UNKNOWN>",
+        "spfcheck: pyspf result: \"['Pass', 250, 'sender SPF authorized']\"",
+    ]))
+
+
+@st.composite
+def _postscreen_message(draw: st.DrawFn, ip: str) -> str:
+    return draw(st.sampled_from([
+        f"CONNECT from [{ip}]:4242 to [198.51.100.1]:25", f"PASS NEW [{ip}]:4242",
+        f"PASS OLD [{ip}]:4242", f"DISCONNECT [{ip}]:4242", f"DNSBL rank 3 for [{ip}]:4242",
+        f"DNSBL rank -1 for [{ip}]:4242", f"PREGREET 11 after 0.1 from [{ip}]:4242: EHLO x",
+        f"NOQUEUE: reject: RCPT from [{ip}]:4242: 550 5.7.1 Service unavailable; client "
+        f"[{ip}] blocked using zen.spamhaus.org; from=<a@b>, to=<c@d>, proto=ESMTP, helo=<x>",
+        f"NOQUEUE: reject_warning: RCPT from [{ip}]:4242: 450 x; from=<a>",
+        f"HANGUP after 1.2 from [{ip}]:4242 in tests after SMTP handshake", "CONNECT from [",
+        f"PASS NEW [{ip}]:x",
+    ]))
+
+
+_IPS = ["198.18.0.1", "198.18.0.2", "198.18.0.3", "2001:db8::1", ""]
+_TAGS = ["postfix/smtpd[{p}]", "postfix/submission/smtpd[{p}]", "policyd-spf[77]",
+         "postfix/postscreen[5]", "postfix/dnsblog[6]", "postfix/qmgr[7]",
+         "postfix/policy-spf[8]", "postfix/smtpd[00{p}]"]
+_BAD_BYTES = [b"\x00", b"\xff", b"\r", b"\xc3", b"\t", b" "]
+
+
+def _stamp(when: datetime, rfc: bool, invalid: bool) -> str:
+    if rfc:
+        day = "02-30" if invalid else f"{when:%m-%d}"
+        return f"{when:%Y}-{day}T{when:%H:%M:%S}.{when.microsecond:06d}+01:00"
+    day = "31" if invalid and when.month in (2, 4, 6, 9, 11) else f"{when.day:2d}"
+    return f"{when:%b} {day} {when:%H:%M:%S}"
+
+
+@st.composite
+def _log(draw: st.DrawFn) -> tuple[bytes, list[int]]:
+    when = draw(st.sampled_from([datetime(2026, 12, 31, 23, 50), datetime(2026, 2, 27, 23, 0),
+                                 datetime(2026, 11, 24, 22, 0)]))
+    rfc_log = draw(st.booleans())
+    lines: list[bytes] = []
+    for _ in range(draw(st.integers(0, 60))):
+        step = draw(st.sampled_from([0, 0, 1, 2, 30, 700, 4000, -5, -40 * 86400]))
+        when += timedelta(seconds=step, microseconds=draw(st.integers(0, 999)))
+        rfc = rfc_log if draw(st.integers(0, 9)) else not rfc_log
+        stamp = _stamp(when, rfc, invalid=not draw(st.integers(0, 30)))
+        tag = draw(st.sampled_from(_TAGS)).format(p=draw(st.sampled_from([101, 102, 103])))
+        host = draw(st.sampled_from(["mx", "mx", "mx2"]))
+        ip = draw(st.sampled_from(_IPS))
+        if "smtpd" in tag:
+            message = draw(_smtpd_message(draw(st.sampled_from(_CLIENTS))))
+        elif "spf" in tag:
+            message = draw(_spf_message(ip))
+        elif "postscreen" in tag:
+            message = draw(_postscreen_message(ip))
+        elif "dnsblog" in tag:
+            message = f"addr {ip or 'x'} listed by domain zen.spamhaus.org as 127.0.0.2"
+        else:
+            message = "4F1A2B3C: removed"
+        raw = f"{stamp} {host} {tag}: {message}".encode("utf-8", "surrogatepass")
+        if not draw(st.integers(0, 15)):
+            at = draw(st.integers(0, len(raw)))
+            raw = raw[:at] + draw(st.sampled_from(_BAD_BYTES)) + raw[at:]
+        lines.append(raw)
+    data = b"\n".join(lines) + (b"\n" if draw(st.booleans()) else b"")
+    cuts = draw(st.lists(st.integers(0, len(data)), max_size=3))
+    return data, cuts
+
+
+def _collect(data: bytes, cuts: list[int], raw: bool, kinds: frozenset[Any],
+             collector: TrafficCollector) -> Tokenizer:
+    tokenizer = Tokenizer(now=NOW, kinds=kinds)
+    splitter = LineSplitter(raw=raw)
+    lineno, at = 1, 0
+    blocks = []
+    for cut in [*sorted(set(cuts)), len(data)]:
+        block = splitter.feed(data[at:cut])
+        at = cut
+        if block is not None:
+            blocks.append(block.raw if block.raw is not None else block.lines)
+    last = splitter.finish()
+    if last is not None:
+        blocks.append(last.raw if last.raw is not None else last.lines)
+    for lines in blocks:
+        assert isinstance(lines, RawLines) == raw
+        tokenizer.scan(lines, lineno, collector)
+        lineno += block_size(lines)
+    collector.finish()
+    used = collector.compiled is not None
+    assert used == (raw and bool(blocks)), "the compiled builder was not used"
+    return tokenizer
+
+
+def _read(data: bytes, cuts: list[int], raw: bool, kinds: frozenset[Any]) -> tuple[Any, ...]:
+    """The sessions, in order, the evidence of each client (in the order the clients
+    came), and the counts."""
+    sessions: list[SmtpSession] = []
+    collector = TrafficCollector(on_session=sessions.append)
+    tokenizer = _collect(data, cuts, raw, kinds, collector)
+    clients = [(ip, c.postscreen_pass, c.postscreen_rejects, c.dnsbl_rank, c._dnsbl_lists,
+                c.spf_rejects) for ip, c in collector.traffic.clients.items()]
+    return sessions, clients, collector.stats, tokenizer.stats
+
+
+@settings(max_examples=int(os.environ.get("LOGANALYZE_CORE_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(_log())
+def test_same_sessions_as_python(log: tuple[bytes, list[int]]) -> None:
+    if core.library() is None:
+        raise AssertionError(f"the compiled core is needed here: {core.describe()}")
+    for kinds in (ALL_KINDS, SESSION_KINDS):
+        assert _read(*log, raw=True, kinds=kinds) == _read(*log, raw=False, kinds=kinds)
+        assert _fold(*log, raw=True) == _fold(*log, raw=False)
+
+
+def _state(stats: object) -> dict[str, Any]:
+    """Every attribute of an aggregate record (they compare by identity)."""
+    return {name: getattr(stats, name, None) for cls in type(stats).__mro__
+            for name in getattr(cls, "__slots__", ())}
+
+
+def _fold(data: bytes, cuts: list[int], raw: bool) -> tuple[Any, ...]:
+    """The aggregates, as the sequential run makes them (add_session), in order."""
+    collector = TrafficCollector()
+    _collect(data, cuts, raw, ALL_KINDS, collector)
+    traffic = collector.traffic
+    return ([(ip, _state(c)) for ip, c in traffic.clients.items()],
+            [(key, _state(s)) for key, s in traffic.senders.items()], traffic.sessions,
+            traffic.sessions_with_helo, list(traffic.hosts.items()),
+            list(traffic.unknown_check_since.items()), collector.stats)
