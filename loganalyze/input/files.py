@@ -369,7 +369,7 @@ def read_blocks(name: str, *, compiled: bool = False) -> Generator[list[str], No
     tokenizer would only count as irrelevant: blocks are then
     :class:`~loganalyze.input.lines.KeptLines`.
     """
-    chunks = _decompressed_blocks(name)
+    chunks = decompressed_blocks(name)
     splitter = LineSplitter(keep=core.line_filter() if compiled else None)
     try:
         for chunk in chunks:
@@ -383,7 +383,7 @@ def read_blocks(name: str, *, compiled: bool = False) -> Generator[list[str], No
         chunks.close()
 
 
-def _decompressed_blocks(name: str) -> Generator[bytes, None, None]:
+def decompressed_blocks(name: str) -> Generator[bytes, None, None]:
     """The bytes of a log, decompressed (in a background thread) if need be."""
     peekable, kind = _open_detected(name)
     owner = name != STDIN
