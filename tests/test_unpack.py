@@ -59,8 +59,11 @@ def test_a_gzip_log_is_cut_into_ranges_and_gives_the_sequential_result(
     gz = tmp_path / "mail.log.1.gz"
     gz.write_bytes(gzip.compress(LOG.read_bytes()))
     assert unpack.estimated_size(str(gz)) == LOG.stat().st_size  # gzip's trailer
-    split = run([gz], 4)
+    seen: list[int] = []  # progress, summed over the workers
+    split = analyze_logs([str(gz)], AnalyzeOptions(resolver=NoDnsResolver(), year=2026, jobs=4,
+                                                   on_line_block=seen.append))
     assert len(tasks_run) == 4 and all(t.end is not None for t in tasks_run[:-1])
+    assert seen == sorted(seen) and seen[-1] == 1121
     assert summary(split) == summary(run([LOG], 1)) == summary(run([gz], 1))
     assert split.lines.lines == 1121
     assert not list((tmp_path / "tmp").iterdir())  # the plain copy is gone
