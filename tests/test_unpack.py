@@ -113,3 +113,14 @@ def test_one_core_reads_it_in_one_process(
     gz.write_bytes(gzip.compress(LOG.read_bytes()))
     assert summary(run([gz], 1)) == summary(run([LOG], 1))
     assert not tasks_run
+
+
+def test_no_writable_temporary_directory_reads_it_compressed(
+        tmp_path: Path, tasks_run: list[input_split.Task], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    gz = tmp_path / "mail.log.1.gz"
+    gz.write_bytes(gzip.compress(LOG.read_bytes()))
+    live = tmp_path / "mail.log"
+    live.write_bytes(LOG.read_bytes())
+    assert summary(run([live, gz], 3)) == summary(run([live, gz], 1))
+    assert [t.end for t in tasks_run if t.name == str(gz)] == [None]

@@ -83,7 +83,12 @@ def unpacked(inputs: Sequence[TimelineInput], worth: int) -> Iterator[list[Timel
         yield list(inputs)
         return
     out = list(inputs)
-    with tempfile.TemporaryDirectory(prefix="loganalyze-unpacked-") as folder:
+    try:
+        holder = tempfile.TemporaryDirectory(prefix="loganalyze-unpacked-")
+    except OSError:  # no writable temporary directory: read them compressed, as before
+        yield out
+        return
+    with holder as folder:
         free = shutil.disk_usage(folder).free
         for index, size in todo:
             if free < 2 * size:
