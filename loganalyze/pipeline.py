@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from itertools import chain
@@ -19,7 +19,7 @@ from .aggregate import SenderStats, Traffic, rare_gc_passes
 from .errors import ConfigError
 from .input.files import distinct_files, line_blocks, read_lines
 from .input.ranges import is_plain_file
-from .input.timeline import order_inputs, timeline_reference
+from .input.timeline import TimelineInput, order_inputs, timeline_reference
 from .input.urls import expand, is_url
 from .judge.bans import BanCheck, ban_claims, fail2ban_matches
 from .judge.checks import Check, HeloCheckResult, check_helo, dns_query_name, lookup_and_check
@@ -444,7 +444,6 @@ def analyze_logs(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
 
 
 def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
-    from . import parallel
     from .input import split
 
     if options.scheduler is not None:
@@ -462,21 +461,39 @@ def _analyze_paths(paths: Sequence[str], options: AnalyzeOptions) -> Analysis:
             paths, options.scheduler, _run_settings(dated), on_lines=options.on_line_block)
         judged = judge_traffic(traffic, options)
         return judged.into(Analysis([], line_stats, session_stats, traffic))
-    if options.jobs != 1 and split.worth_splitting(paths):
-        jobs = options.jobs or split.default_jobs()
-        tasks = split.plan(paths, jobs, input_format=options.input_format, tz=options.tz,
-                           now=options.now, year=options.year, inputs=inputs)
-        merged = parallel.run_tasks(
+    merged = None
+    if options.jobs != 1:
+        merged = _run_split(inputs, options.jobs or split.default_jobs(), reference, options)
+    if merged is not None:
+        traffic, line_stats, session_stats = merged
+        judged = judge_traffic(traffic, options)
+        return judged.into(Analysis([], line_stats, session_stats, traffic))
+    return analyze_blocks(chain.from_iterable(i.raw_blocks() for i in inputs), dated)
+
+
+def _run_split(inputs: Sequence[TimelineInput], jobs: int, reference: datetime,
+               options: AnalyzeOptions) -> tuple[Traffic, TokenizerStats, SessionStats] | None:
+    """The inputs read by ``jobs`` processes, big compressed ones unpacked first so they
+    can be cut too; None when not worth it, or when a worker dated its lines otherwise
+    than one read would (months that jump around): then one process reads it all
+    again, as if --jobs 1."""
+    from . import parallel
+    from .input import split
+    from .input.unpack import unpacked
+
+    # One process (a single core) gains nothing from cutting a compressed file.
+    with unpacked(inputs, 2 * split.MIN_RANGE) if jobs > 1 else nullcontext(inputs) as readable:
+        names = [item.name for item in readable]
+        if not split.worth_splitting(names):
+            return None
+        tasks = split.plan(names, jobs, input_format=options.input_format, tz=options.tz,
+                           now=options.now, year=options.year, inputs=readable)
+        if len(tasks) < 2:
+            return None
+        return parallel.run_tasks(
             tasks, jobs, input_format=options.input_format, tz=options.tz, now=reference,
             on_lines=options.on_line_block, window=options.window, year=options.year,
-        ) if len(tasks) > 1 else None
-        # None: a worker dated its lines otherwise than one read would (months that
-        # jump around); one process reads it all again, as if --jobs 1.
-        if merged is not None:
-            traffic, line_stats, session_stats = merged
-            judged = judge_traffic(traffic, options)
-            return judged.into(Analysis([], line_stats, session_stats, traffic))
-    return analyze_blocks(chain.from_iterable(i.raw_blocks() for i in inputs), dated)
+        )
 
 
 def with_bans(analysis: Analysis, paths: Sequence[str], check: BanCheck,

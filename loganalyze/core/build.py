@@ -6,6 +6,9 @@ package's clang when it is installed (``--fetch-toolchain`` installs it from the
 package index first). Shipped builds target baseline x86-64 and glibc 2.17 with
 zig, so they run on any machine of the architecture. The exit status is 0 even
 when no compiler is found: the tool then runs on its Python core and says so.
+
+``pip install`` builds it too (``setup.py`` calls :func:`build_quietly`), with the
+system compiler only.
 """
 
 from __future__ import annotations
@@ -18,8 +21,6 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-
-from . import COMMAND, LIBRARY
 
 HERE = Path(__file__).resolve().parent
 SOURCES = tuple(sorted(HERE.glob("*.c")))
@@ -63,6 +64,25 @@ def compile_library(compiler: Sequence[str], output: Path,
     partial.replace(output)  # atomic: a running process keeps the old file
 
 
+def build_quietly(output: Path) -> str:
+    """Build the library into ``output`` with the system compiler, for ``pip install``.
+
+    Never raises: the package installs without the library when there is no
+    compiler or the build fails. Returns the line saying what happened.
+    """
+    compiler = system_compiler()
+    if compiler is None:
+        return ("loganalyze: no C compiler (cc, gcc, clang or $CC); installed without the "
+                "compiled core: the Python core will be used")
+    try:
+        compile_library(compiler, output)
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = (getattr(exc, "stderr", "") or str(exc)).strip().splitlines()
+        return ("loganalyze: building the compiled core failed; the Python core will be "
+                f"used: {detail[0] if detail else type(exc).__name__}")
+    return f"loganalyze: built the compiled core with {compiler[0]}"
+
+
 def fetch_toolchain() -> bool:
     """Install ``ziglang`` from the package index into this Python (about 100 MB)."""
     result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ziglang>=0.11"],
@@ -71,6 +91,9 @@ def fetch_toolchain() -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Here, not at the top: setup.py loads this file alone, without the package.
+    from . import COMMAND, LIBRARY
+
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     parser.add_argument("--fetch-toolchain", action="store_true",
                         help="install the ziglang package when there is no C compiler")

@@ -385,7 +385,7 @@ def read_raw_blocks(name: str) -> Generator[Sequence[str], None, None]:
 
 def _split(name: str, splitter: LineSplitter) -> Generator[LineBlock, None, None]:
     """The blocks ``splitter`` makes of the bytes of a log."""
-    chunks = _decompressed_blocks(name)
+    chunks = decompressed_blocks(name)
     try:
         for chunk in chunks:
             block = splitter.feed(chunk)
@@ -398,7 +398,7 @@ def _split(name: str, splitter: LineSplitter) -> Generator[LineBlock, None, None
         chunks.close()
 
 
-def _decompressed_blocks(name: str) -> Generator[bytes, None, None]:
+def decompressed_blocks(name: str) -> Generator[bytes, None, None]:
     """The bytes of a log, decompressed (in a background thread) if need be."""
     peekable, kind = _open_detected(name)
     owner = name != STDIN
