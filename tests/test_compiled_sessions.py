@@ -16,6 +16,7 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -223,3 +224,21 @@ def _fold(data: bytes, cuts: list[int], raw: bool) -> tuple[Any, ...]:
             [(key, _state(s)) for key, s in traffic.senders.items()], traffic.sessions,
             traffic.sessions_with_helo, list(traffic.hosts.items()),
             list(traffic.unknown_check_since.items()), collector.stats)
+
+
+@pytest.mark.parametrize("long", [
+    b"Nov 24 22:00:10 mx postfix/smtpd[101]: connect from a[198.18.0.9]" + b"x" * (2 << 20),
+    b"Nov 24 22:00:10 mx postfix/qmgr[5]: " + b"x" * ((1 << 20) - 40) + b"smtpd[1]: c",
+    b"Nov 24 22:00:10 mx postfix/smtpd[101]: NOQUEUE: reject: RCPT from a[198.18.0.9]: 450 "
+    b"4.7.1 <x>: Helo command rejected: Host not found; helo=<" + b"y" * 9000 + b">",
+])
+@pytest.mark.parametrize("newline", [b"", b"\n"])
+def test_long_lines(long: bytes, newline: bytes) -> None:
+    """Lines longer than a syslog record, and than what the splitter keeps (1 MiB)."""
+    session = (b"Nov 24 22:00:09 mx postfix/smtpd[101]: connect from a[198.18.0.9]\n"
+               b"Nov 24 22:00:11 mx postfix/smtpd[101]: disconnect from a[198.18.0.9] ehlo=1\n")
+    data = session + long + newline + session
+    for cuts in ([], [100, (1 << 20) + 7]):
+        assert _read(data, cuts, raw=True, kinds=ALL_KINDS) == _read(
+            data, cuts, raw=False, kinds=ALL_KINDS)
+        assert _fold(data, cuts, raw=True) == _fold(data, cuts, raw=False)
