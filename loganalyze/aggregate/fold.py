@@ -110,12 +110,16 @@ def add_session(traffic: Traffic, session: SmtpSession) -> None:
         for reject in rejects:
             check = reject.helo_check
             if check is not None:
-                categories = tallied(categories, _HELO_CATEGORIES[check])
+                category = _HELO_CATEGORIES[check]
                 if helo_rejects is None:
                     helo_rejects = []
                 helo_rejects.append(reject)
             else:
-                categories = tallied(categories, reject.category)
+                category = reject.category
+            if type(categories) is tuple and categories[0] == category:
+                categories = (category, categories[1] + 1)  # tallied(), quicker
+            else:
+                categories = tallied(categories, category)
             if crowdsec_counts(reject.reason, reject.warning, service):
                 if banned_for is None:
                     banned_for = []
@@ -170,8 +174,8 @@ def add_session(traffic: Traffic, session: SmtpSession) -> None:
                 domain = spf.helo.lower()
             if type(results) is tuple and results[0] == (spf.result, domain):
                 results = (results[0], results[1] + 1)  # tallied(), quicker
-            else:
-                results = tallied(results, (spf.result, domain))
+            else:  # the result word is one of a few: interned
+                results = tallied(results, (intern(spf.result), domain))
         sender._spf = results
     if senders:
         sender._senders = _added(sender._senders, senders, KEEP_EXAMPLES)
