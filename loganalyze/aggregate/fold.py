@@ -60,7 +60,7 @@ def _recipients_sample(kept: Sample[str] | None, recipients: list[str]) -> Sampl
     fill the samples of thousands of senders and clients."""
     if len(recipients) == 1:
         recipient = recipients[0]
-        if kept is not None and recipient in kept:
+        if kept is not None and (recipient == kept if type(kept) is str else recipient in kept):
             return kept
         return sample_one(kept, intern(recipient), KEEP_EXAMPLES)
     return sample(kept, map(intern, recipients), KEEP_EXAMPLES)

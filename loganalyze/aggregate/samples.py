@@ -7,12 +7,14 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 Item = TypeVar("Item", str, int)
 
-Sample = tuple[Item, ...]
-"""A capped sample: the ``cap`` smallest items seen (in code-point order), sorted.
+Sample: TypeAlias = "tuple[Item, ...] | Item"
+"""A capped sample: the ``cap`` smallest items seen (in code-point order), sorted;
+a lone item is held bare, not in a tuple (most samples hold one). Read it with
+:func:`items`.
 
 The smallest, not the first: then the sample of a log read in parts
 (``--jobs``) and merged is the sample of the log read in one go, and what is
@@ -23,17 +25,28 @@ refused before a new tuple is made.
 """
 
 
-def sample(kept: Sample[Item] | None, items: Iterable[Item], cap: int) -> Sample[Item] | None:
-    """``kept`` with ``items`` added: the ``cap`` smallest of all (see :data:`Sample`)."""
-    for item in items:
+def items(kept: Sample[Item] | None) -> tuple[Item, ...]:
+    """The items of a sample, smallest first."""
+    if kept is None:
+        return ()
+    return kept if type(kept) is tuple else (kept,)  # type: ignore[return-value]
+
+
+def sample(kept: Sample[Item] | None, new: Iterable[Item], cap: int) -> Sample[Item] | None:
+    """``kept`` with the ``new`` items added: the ``cap`` smallest of all (see :data:`Sample`)."""
+    for item in new:
         kept = sample_one(kept, item, cap)
     return kept
 
 
 def sample_one(kept: Sample[Item] | None, item: Item, cap: int) -> Sample[Item]:
-    """``kept`` with ``item`` added (:func:`sample` of one item)."""
+    """``kept`` with ``item`` added (:func:`sample` of one item); ``cap`` is 2 or more."""
     if kept is None:
-        return (item,)
+        return item
+    if type(kept) is not tuple:
+        if kept == item:
+            return kept
+        return (kept, item) if kept < item else (item, kept)  # type: ignore[operator, return-value]
     n = len(kept)
     if n >= cap and item >= kept[-1]:  # beyond a full sample, or its largest
         return kept
@@ -44,13 +57,13 @@ def sample_one(kept: Sample[Item] | None, item: Item, cap: int) -> Sample[Item]:
 
 
 def as_set(kept: Sample[Item] | None) -> set[Item]:
-    return set(kept) if kept else set()
+    return set(items(kept))
 
 
 def capped_union(mine: Sample[Item] | None, theirs: Sample[Item] | None,
                  cap: int) -> Sample[Item] | None:
     """The sample of both parts: the ``cap`` smallest of their union."""
-    return sample(mine, theirs, cap) if theirs else mine
+    return sample(mine, items(theirs), cap) if theirs is not None else mine
 
 
 def earliest_capped(kept: list[datetime] | None, times: Iterable[datetime],

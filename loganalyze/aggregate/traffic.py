@@ -21,7 +21,7 @@ from datetime import date, datetime
 from sys import intern
 
 from ..judge.checks import Check
-from .samples import Sample, as_set, capped_union, earlier, earliest_capped, later
+from .samples import Sample, as_set, capped_union, earlier, earliest_capped, items, later
 from .tally import Tally, as_counter, merged
 
 # Enough to tell "few" from "many" recipients and to show examples.
@@ -295,7 +295,7 @@ class SenderStats(_Names):
     def replies(self) -> list[str]:
         """Distinct HELO reject replies of its rejected sessions (``450 4.7.1 <x>: ...``):
         the :data:`KEEP_REPLIES` smallest, sorted."""
-        return list(self._replies) if self._replies else []
+        return list(items(self._replies))
 
     @property
     def logged_checks(self) -> Counter[Check]:
@@ -321,7 +321,7 @@ class SenderStats(_Names):
     def messages_retried(self) -> bool:
         """Each message (the same sender and recipients) came in two sessions or more,
         on average: a queue retrying, not a stream of different messages."""
-        distinct = len(self._envelopes) if self._envelopes else 0
+        distinct = len(items(self._envelopes))
         return 0 < distinct < KEEP_ENVELOPES and self.envelope_sessions >= 2 * distinct
 
     @property
