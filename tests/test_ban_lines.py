@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from loganalyze.aggregate import ClientStats, Traffic, add_session
+from loganalyze.aggregate import fold as fold_module
 from loganalyze.aggregate import traffic as traffic_module
-from loganalyze.aggregate.traffic import ClientStats, Traffic, add_session
 from loganalyze.input import split as input_split
 from loganalyze.judge.checks import Check
 from loganalyze.judge.dns import NoDnsResolver
@@ -69,7 +70,8 @@ def _session(ip: str, at: datetime, rejects: int) -> SmtpSession:
 
 
 def test_bounded_to_the_earliest_lines_with_a_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(traffic_module, "KEEP_BAN_LINES", 3)
+    monkeypatch.setattr(traffic_module, "KEEP_BAN_LINES", 3)  # merge
+    monkeypatch.setattr(fold_module, "KEEP_BAN_LINES", 3)  # add_session
     times = [START + timedelta(minutes=m) for m in (50, 10, 40, 0, 30, 20)]
     whole, first, second = Traffic(), Traffic(), Traffic()
     for i, at in enumerate(times):

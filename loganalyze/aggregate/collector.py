@@ -17,13 +17,8 @@ from ..sessions import LineCounter, SessionBuilder, SmtpSession
 
 if TYPE_CHECKING:
     from ..core.engine import CompiledSessions
-from .traffic import (
-    ClientStats,
-    Traffic,
-    add_dnsbl_list,
-    add_evidence,
-    add_session,
-)
+from .fold import add_dnsbl_list, add_evidence, add_session
+from .traffic import ClientStats, Traffic
 
 
 class TrafficCollector(SessionBuilder):

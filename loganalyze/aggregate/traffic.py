@@ -6,7 +6,10 @@ retries after a temporary reject become visible. A *client* is the address
 alone: what else it did (accepted mail, other rejects) is evidence about it.
 
 Memory grows with the number of distinct senders and clients, never with
-the number of lines; per-sender lists are capped.
+the number of lines; per-sender lists are capped, and what most senders and
+clients hold one of (a name, a reject category, a day, an attempt) is held
+without a container (:mod:`~loganalyze.aggregate.tally`). The rules that fold
+sessions and evidence into these records are in :mod:`~loganalyze.aggregate.fold`.
 """
 
 from __future__ import annotations
@@ -16,51 +19,39 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from sys import intern
-from zlib import crc32
 
-from ..judge.bans import crowdsec_counts
 from ..judge.checks import Check
-from ..model import Kind, LogRecord
-from ..sessions import Reject, SmtpSession
-from .samples import (
-    Sample,
-    added,
-    as_set,
-    capped_union,
-    earlier,
-    earliest_capped,
-    later,
-    sample,
-)
+from .samples import Sample, as_set, capped_union, earlier, earliest_capped, items, later
+from .tally import Tally, as_counter, merged
 
 # Enough to tell "few" from "many" recipients and to show examples.
 KEEP_EXAMPLES = 50
 # Envelope senders kept per client: examples only (nothing counts them).
-_KEEP_CLIENT_SENDERS = 10
+KEEP_CLIENT_SENDERS = 10
 # dnsblog lists kept per client.
-_KEEP_LISTS = 10
+KEEP_LISTS = 10
 # Session start times kept per sender (for the retry evidence).
-_KEEP_ATTEMPTS = 1000
+KEEP_ATTEMPTS = 1000
 # HELO-reject line times kept per client (the earliest), for the ban-tool cross-check:
 # CrowdSec's scenario bans on the second line within 10 minutes, so a client that
 # is not banned within its first 200 lines is rare, and is then said to be undecided.
 KEEP_BAN_LINES = 200
 # Distinct HELO reject replies kept per sender (the postmaster note quotes them).
-_KEEP_REPLIES = 5
+KEEP_REPLIES = 5
 # Distinct envelopes (sender + recipients) kept per sender: enough to tell one message
 # retried from a stream of different ones.
 KEEP_ENVELOPES = 8
 
 
-def _earliest(kept: list[datetime], when: datetime) -> None:
-    """Add ``when`` to ``kept``, which keeps the :data:`_KEEP_ATTEMPTS` earliest times.
+def earliest(kept: list[datetime], when: datetime) -> None:
+    """Add ``when`` to ``kept``, which keeps the :data:`KEEP_ATTEMPTS` earliest times.
 
     Sorted once full; sessions end about in the order they start, so a later
     one is refused at once.
     """
-    if len(kept) < _KEEP_ATTEMPTS:
+    if len(kept) < KEEP_ATTEMPTS:
         kept.append(when)
-        if len(kept) == _KEEP_ATTEMPTS:
+        if len(kept) == KEEP_ATTEMPTS:
             kept.sort()
     elif when < kept[-1]:
         insort(kept, when)
@@ -144,10 +135,10 @@ class ClientStats(_Names):
         self._name = ""
         self._name_count = 0
         self._names = None
-        self._rejects: Counter[str] | None = None
-        self._recipients: Sample | None = None
-        self._senders: Sample | None = None
-        self._dnsbl_lists: Sample | None = None
+        self._rejects: Tally[str] = None
+        self._recipients: Sample[str] | None = None
+        self._senders: Sample[str] | None = None
+        self._dnsbl_lists: Sample[str] | None = None
         self._helo_reject_times: list[datetime] | None = None
 
     def __repr__(self) -> str:
@@ -167,7 +158,7 @@ class ClientStats(_Names):
     @property
     def rejects(self) -> Counter[str]:
         """Reject categories (rbl, relay, user_unknown, helo_unknown, ...) -> count."""
-        return self._rejects if self._rejects is not None else Counter()
+        return as_counter(self._rejects)
 
     @property
     def recipients(self) -> set[str]:
@@ -207,10 +198,10 @@ class ClientStats(_Names):
             self._helo_reject_times = earliest_capped(
                 self._helo_reject_times, other._helo_reject_times, KEEP_BAN_LINES)
         self._merge_names(other)
-        self._rejects = added(self._rejects, other._rejects)
+        self._rejects = merged(self._rejects, other._rejects)
         self._recipients = capped_union(self._recipients, other._recipients, KEEP_EXAMPLES)
-        self._senders = capped_union(self._senders, other._senders, _KEEP_CLIENT_SENDERS)
-        self._dnsbl_lists = capped_union(self._dnsbl_lists, other._dnsbl_lists, _KEEP_LISTS)
+        self._senders = capped_union(self._senders, other._senders, KEEP_CLIENT_SENDERS)
+        self._dnsbl_lists = capped_union(self._dnsbl_lists, other._dnsbl_lists, KEEP_LISTS)
 
 
 class SenderStats(_Names):
@@ -220,11 +211,11 @@ class SenderStats(_Names):
     read like plain fields.
     """
 
-    __slots__ = ("client_ip", "helo", "sessions", "attempts", "first_seen", "last_seen",
+    __slots__ = ("client_ip", "helo", "sessions", "_attempts", "first_seen", "last_seen",
                  "enforced_rejects", "temporary_rejects", "first_reply",
                  "helo_required_rejects", "queued", "_first_reply_at", "_day", "_days",
                  "_logged_checks", "_spf",
-                 "_senders", "_recipients", "_reject_days", "_replies",
+                 "_senders", "_recipients", "_reject_day", "_reject_days", "_replies",
                  "envelope_sessions", "_envelopes",
                  "first_refused", "last_refused", "_accepted")
 
@@ -232,8 +223,8 @@ class SenderStats(_Names):
         self.client_ip = client_ip
         self.helo = helo  # as Postfix stored it; empty when the client never sent one
         self.sessions = 0
-        # Start time of each session (the earliest 1000; in no particular order).
-        self.attempts: list[datetime] = []
+        # Start times of its sessions once there are two (see attempts).
+        self._attempts: list[datetime] | None = None
         self.first_seen: datetime | None = None
         self.last_seen: datetime | None = None
         self.enforced_rejects = 0  # sessions a HELO check really rejected (not a warning)
@@ -245,20 +236,30 @@ class SenderStats(_Names):
         self._name = ""
         self._name_count = 0
         self._names = None
+        # The days: one in _day, more in _days (as for the reject days).
         self._day: date | None = None
         self._days: set[date] | None = None
-        self._logged_checks: Counter[Check] | None = None
-        self._spf: Counter[tuple[str, str]] | None = None
-        self._senders: Sample | None = None
-        self._recipients: Sample | None = None
+        self._logged_checks: Tally[Check] = None
+        self._spf: Tally[tuple[str, str]] = None
+        self._senders: Sample[str] | None = None
+        self._recipients: Sample[str] | None = None
+        self._reject_day: date | None = None
         self._reject_days: set[date] | None = None
-        self._replies: Sample | None = None
+        self._replies: Sample[str] | None = None
         self.envelope_sessions = 0  # sessions that logged a sender and a recipient
-        self._envelopes: Sample | None = None  # their distinct envelopes, as checksums
+        self._envelopes: Sample[int] | None = None  # their distinct envelopes, as checksums
         # The first and last reject line of its sessions a HELO check really rejected.
         self.first_refused: datetime | None = None
         self.last_refused: datetime | None = None
         self._accepted: dict[str, datetime] | None = None
+
+    @property
+    def attempts(self) -> list[datetime]:
+        """Start time of each session (the earliest :data:`KEEP_ATTEMPTS`; in no
+        particular order). The one session's start is :attr:`first_seen`."""
+        if self._attempts is not None:
+            return self._attempts
+        return [self.first_seen] if self.sessions == 1 and self.first_seen is not None else []
 
     @property
     def accepted(self) -> dict[str, datetime]:
@@ -283,30 +284,28 @@ class SenderStats(_Names):
     @property
     def days(self) -> set[date]:
         """The days it was seen on."""
-        if self._days is not None:
-            return self._days
-        return {self._day} if self._day is not None else set()
+        return _day_set(self._day, self._days)
 
     @property
     def reject_days(self) -> set[date]:
         """The days a HELO check really rejected it (not warnings), by session start."""
-        return self._reject_days if self._reject_days is not None else set()
+        return _day_set(self._reject_day, self._reject_days)
 
     @property
     def replies(self) -> list[str]:
         """Distinct HELO reject replies of its rejected sessions (``450 4.7.1 <x>: ...``):
-        the :data:`_KEEP_REPLIES` smallest, sorted."""
-        return list(self._replies) if self._replies else []
+        the :data:`KEEP_REPLIES` smallest, sorted."""
+        return list(items(self._replies))
 
     @property
     def logged_checks(self) -> Counter[Check]:
         """HELO checks that rejected this sender, per the log (enforced or warning)."""
-        return self._logged_checks if self._logged_checks is not None else Counter()
+        return as_counter(self._logged_checks)
 
     @property
     def spf(self) -> Counter[tuple[str, str]]:
         """(result, sender domain) pairs from policyd-spf lines."""
-        return self._spf if self._spf is not None else Counter()
+        return as_counter(self._spf)
 
     @property
     def senders(self) -> set[str]:
@@ -322,7 +321,7 @@ class SenderStats(_Names):
     def messages_retried(self) -> bool:
         """Each message (the same sender and recipients) came in two sessions or more,
         on average: a queue retrying, not a stream of different messages."""
-        distinct = len(self._envelopes) if self._envelopes else 0
+        distinct = len(items(self._envelopes))
         return 0 < distinct < KEEP_ENVELOPES and self.envelope_sessions >= 2 * distinct
 
     @property
@@ -330,19 +329,22 @@ class SenderStats(_Names):
         """True when at least one session was really rejected by a HELO check."""
         return self.enforced_rejects > 0
 
-    def _add_day(self, day: date) -> None:
-        if self._days is not None:
-            self._days.add(day)
-        elif self._day is None:
-            self._day = day
-        elif day != self._day:
-            self._days = {self._day, day}
+    def add_day(self, day: date) -> None:
+        if self._days is not None or day != self._day:
+            self._day, self._days = _with_day(self._day, self._days, day)
+
+    def add_reject_day(self, day: date) -> None:
+        if self._reject_days is not None or day != self._reject_day:
+            self._reject_day, self._reject_days = _with_day(self._reject_day,
+                                                            self._reject_days, day)
 
     def merge(self, other: SenderStats) -> None:
         """Add ``other`` (the same sender, in a later part of the log) to this one."""
-        self.sessions += other.sessions
+        attempts = self.attempts
         for when in other.attempts:
-            _earliest(self.attempts, when)
+            earliest(attempts, when)
+        self._attempts = attempts
+        self.sessions += other.sessions
         self.first_seen = earlier(self.first_seen, other.first_seen)
         self.last_seen = later(self.last_seen, other.last_seen)
         self.enforced_rejects += other.enforced_rejects
@@ -354,31 +356,46 @@ class SenderStats(_Names):
         self.queued += other.queued
         self._merge_names(other)
         for day in other.days:
-            self._add_day(day)
-        self._logged_checks = added(self._logged_checks, other._logged_checks)
-        self._spf = added(self._spf, other._spf)
+            self.add_day(day)
+        self._logged_checks = merged(self._logged_checks, other._logged_checks)
+        self._spf = merged(self._spf, other._spf)
         self._senders = capped_union(self._senders, other._senders, KEEP_EXAMPLES)
         self._recipients = capped_union(self._recipients, other._recipients, KEEP_EXAMPLES)
-        if other._reject_days:
-            if self._reject_days is None:
-                self._reject_days = set()
-            self._reject_days |= other._reject_days
-        self._replies = capped_union(self._replies, other._replies, _KEEP_REPLIES)
+        for day in other.reject_days:
+            self.add_reject_day(day)
+        self._replies = capped_union(self._replies, other._replies, KEEP_REPLIES)
         self.envelope_sessions += other.envelope_sessions
         self._envelopes = capped_union(self._envelopes, other._envelopes, KEEP_ENVELOPES)
         self.first_refused = earlier(self.first_refused, other.first_refused)
         self.last_refused = later(self.last_refused, other.last_refused)
         for service, when in other.accepted.items():
-            _note_accepted(self, service, when)
+            self.note_accepted(service, when)
+
+    def note_accepted(self, service: str, when: datetime) -> None:
+        """A session of ``service`` that started at ``when`` got mail queued unchallenged."""
+        accepted = self._accepted
+        if accepted is None:
+            accepted = self._accepted = {}
+        seen = accepted.get(service)
+        if seen is None or when > seen:
+            accepted[service] = when
 
 
-def _note_accepted(sender: SenderStats, service: str, when: datetime) -> None:
-    accepted = sender._accepted
-    if accepted is None:
-        accepted = sender._accepted = {}
-    seen = accepted.get(service)
-    if seen is None or when > seen:
-        accepted[service] = when
+def _with_day(one: date | None, many: set[date] | None,
+              day: date) -> tuple[date | None, set[date] | None]:
+    """A set of days kept as one date while there is one: (one, many) with ``day`` added."""
+    if many is not None:
+        many.add(day)
+        return None, many
+    if one is None or one == day:
+        return day, None
+    return None, {one, day}
+
+
+def _day_set(one: date | None, many: set[date] | None) -> set[date]:
+    if many is not None:
+        return many
+    return {one} if one is not None else set()
 
 
 @dataclass(slots=True)
@@ -422,164 +439,6 @@ class Traffic:
                 ours.merge(sender)
 
 
-def _reply(reject: Reject) -> str:
-    """The reply as Postfix wrote it: ``450 4.7.1 <x>: Helo command rejected: ...``."""
-    return f"{reject.code} {reject.dsn} {reject.reason}".replace("  ", " ")
-
-
-def _domain_of(address: str) -> str:
-    return address.rpartition("@")[2].lower() if "@" in address else ""
-
-
-def add_session(traffic: Traffic, session: SmtpSession) -> None:
-    """Fold one finished session into ``traffic``."""
-    traffic.sessions += 1
-    hosts = traffic.hosts
-    hosts[session.host] = hosts.get(session.host, 0) + 1
-    ip = session.client_ip
-    client = traffic.clients.get(ip)
-    if client is None:
-        # Interned: the address and name are held by the client and each of its
-        # senders, and the replies of one HELO (a bot's "desktop") by thousands.
-        ip = intern(ip)
-        client = traffic.clients[ip] = ClientStats(ip)
-    else:
-        ip = client.ip
-    client.sessions += 1
-    name = intern(session.client_name)
-    client._add_name(name)
-    queued = session.queued
-    if queued:
-        client.queued += queued
-    if session.hostname_warning:
-        client.hostname_warnings += 1
-        if "Temporary failure" in session.hostname_warning:
-            client.temporary_hostname_warnings += 1
-    rejects = session.rejects
-    helo_rejects: list[Reject] = []
-    if rejects:
-        categories = client._rejects
-        if categories is None:
-            categories = client._rejects = Counter()
-        banned_for: list[datetime] | None = None
-        for reject in rejects:
-            category = reject.category
-            categories[category] = categories.get(category, 0) + 1
-            if reject.helo_check is not None:
-                helo_rejects.append(reject)
-            if crowdsec_counts(reject.reason, reject.warning, session.service):
-                if banned_for is None:
-                    banned_for = []
-                banned_for.append(reject.time)
-        if banned_for:
-            client.helo_reject_lines += len(banned_for)
-            client._helo_reject_times = earliest_capped(client._helo_reject_times, banned_for,
-                                                         KEEP_BAN_LINES)
-    recipients = session.recipients
-    if recipients:
-        client._recipients = sample(client._recipients, recipients, KEEP_EXAMPLES)
-    senders = session.senders
-    if senders:
-        client._senders = sample(client._senders, senders, _KEEP_CLIENT_SENDERS)
-
-    helo = session.helo
-    no_helo = helo is None and session.helo_required_reject
-    if helo is None and not no_helo:
-        return
-    traffic.sessions_with_helo += 1
-    key = (ip, helo or "")
-    sender = traffic.senders.get(key)
-    if sender is None:
-        sender = traffic.senders[key] = SenderStats(ip, helo or "")
-    sender.sessions += 1
-    sender._add_name(name)
-    start = session.start
-    _earliest(sender.attempts, start)
-    if sender.first_seen is None or start < sender.first_seen:
-        sender.first_seen = start
-    if sender.last_seen is None or session.end > sender.last_seen:
-        sender.last_seen = session.end
-    sender._add_day(start.date())
-    if queued:
-        sender.queued += queued
-        if helo and not helo_rejects:
-            _note_accepted(sender, session.service, start)
-    if no_helo:
-        sender.helo_required_rejects += 1
-    if helo_rejects:
-        checks = sender._logged_checks
-        if checks is None:
-            checks = sender._logged_checks = Counter()
-        for check in {r.helo_check for r in helo_rejects if r.helo_check is not None}:
-            checks[check] += 1
-        enforced = [r for r in helo_rejects if not r.warning]
-        for reject in enforced:
-            if reject.helo_check is Check.UNKNOWN:
-                since = traffic.unknown_check_since
-                since[session.service] = earlier(since.get(session.service), reject.time) \
-                    or reject.time
-                break
-        if enforced:
-            sender.enforced_rejects += 1
-            if any(r.code // 100 == 4 for r in enforced):
-                sender.temporary_rejects += 1
-            if sender._reject_days is None:
-                sender._reject_days = set()
-            sender._reject_days.add(start.date())
-            sender.first_refused = earlier(sender.first_refused, enforced[0].time)
-            sender.last_refused = later(sender.last_refused, enforced[-1].time)
-            sender._replies = sample(sender._replies, {intern(_reply(r)) for r in enforced},
-                                      _KEEP_REPLIES)
-        if sender._first_reply_at is None or start < sender._first_reply_at:
-            sender.first_reply = intern(_reply(helo_rejects[0]))
-            sender._first_reply_at = start
-    if session.spf:
-        results = sender._spf
-        if results is None:
-            results = sender._spf = Counter()
-        for spf in session.spf:
-            domain = _domain_of(spf.sender) if spf.identity == "mailfrom" else spf.helo.lower()
-            key_spf = (spf.result, domain)
-            results[key_spf] = results.get(key_spf, 0) + 1
-    if senders:
-        sender._senders = sample(sender._senders, senders, KEEP_EXAMPLES)
-    if recipients:
-        sender._recipients = sample(sender._recipients, recipients, KEEP_EXAMPLES)
-        if senders:
-            # A checksum, not the text: only "same or not" matters, and it stays small.
-            envelope = " ".join([*senders, *sorted(recipients)]).encode("utf-8", "replace")
-            sender.envelope_sessions += 1
-            sender._envelopes = sample(sender._envelopes, (f"{crc32(envelope):08x}",),
-                                       KEEP_ENVELOPES)
-
-
-_POSTSCREEN_VIOLATIONS = ("PREGREET", "HANGUP", "COMMAND", "NON-SMTP", "BARE NEWLINE",
-                          "DENYLISTED", "BLACKLISTED")
-
-
-def add_evidence(traffic: Traffic, record: LogRecord) -> None:
-    """Fold a postscreen, dnsblog or SPF-reject record into its client's evidence."""
-    ip = record.client_ip
-    if not ip:
-        return
-    client = traffic.clients.get(ip)
-    if client is None:
-        client = traffic.clients[ip] = ClientStats(ip)
-    kind = record.kind
-    if kind is Kind.POSTSCREEN_PASS:
-        client.postscreen_pass += 1
-    elif kind is Kind.POSTSCREEN_DNSBL:
-        client.dnsbl_rank = max(client.dnsbl_rank, record.score or 0)
-    elif kind is Kind.DNSBL_LISTED:
-        add_dnsbl_list(client, record.reason)
-    elif kind is Kind.POSTSCREEN_REJECT:
-        client.postscreen_rejects += 1
-    elif kind is Kind.POSTSCREEN_EVENT:
-        if record.stage.startswith(_POSTSCREEN_VIOLATIONS):
-            client.postscreen_rejects += 1
-    elif kind is Kind.SPF_REJECT:
-        client.spf_rejects += 1
-
-
-def add_dnsbl_list(client: ClientStats, domain: str) -> None:
-    client._dnsbl_lists = sample(client._dnsbl_lists, (domain,), _KEEP_LISTS)
+__all__ = ["KEEP_ATTEMPTS", "KEEP_BAN_LINES", "KEEP_CLIENT_SENDERS", "KEEP_ENVELOPES",
+           "KEEP_EXAMPLES", "KEEP_LISTS", "KEEP_REPLIES", "ClientStats", "SenderStats",
+           "Traffic", "earliest"]

@@ -80,6 +80,17 @@ class LogFormat(StrEnum):
     """``2026-11-24T22:00:10.532125+00:00 mx ...`` (Debian 12 rsyslog default)."""
 
 
+class TrafficMix(StrEnum):
+    """Which traffic the day brings."""
+
+    DEFAULT = "default"
+    """A normal day: big providers dominate, a bounded population of bots."""
+    BOTNET = "botnet"
+    """A botnet day: bots send ten times their usual share of the traffic, nearly each
+    from a new address with its own HELO, so about ten times the distinct client
+    addresses and HELOs of :attr:`DEFAULT` (what the memory bound is measured on)."""
+
+
 class SessionKind(StrEnum):
     """What one generated unit of traffic was; counted in :class:`GeneratorStats`."""
 
@@ -143,6 +154,7 @@ class GeneratorOptions:
     """Local time of the first line: the log covers the 24 hours from here."""
     host: str = HOST
     """The syslog host field (one MX of several: their pids collide)."""
+    mix: TrafficMix = TrafficMix.DEFAULT
 
 
 @dataclass(slots=True)
@@ -164,6 +176,8 @@ class GeneratorStats:
     senders: int = 0
     """Distinct (client address, HELO) pairs among completely written smtpd sessions
     that log their HELO (in a reject, warning or policyd-spf line)."""
+    helos: int = 0
+    """Distinct HELO names among those pairs."""
     seconds: float = 0.0
     """Time taken to generate and write."""
 
@@ -185,6 +199,7 @@ class GeneratorStats:
             "clients": dict(sorted(self.clients.items())),
             "distinct_clients": sum(self.clients.values()),
             "distinct_senders": self.senders,
+            "distinct_helos": self.helos,
             "seconds": round(self.seconds, 2),
         }
 
@@ -342,7 +357,7 @@ class _World:
     ...``) in order; the writer adds the timestamp and host.
     """
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, mix: TrafficMix = TrafficMix.DEFAULT) -> None:
         rng = random.Random(seed)
         self.rnd = rng.random
         self.bits = rng.getrandbits
@@ -364,6 +379,10 @@ class _World:
             ClientClass.SCANNER: _Population(ClientClass.SCANNER, 3.0, 0.7),
             ClientClass.USER: _Population(ClientClass.USER, 2.0, 0.5),
         }
+        if mix is TrafficMix.BOTNET:
+            # Nearly every bot session from a new address: ~100k bots at 1M lines,
+            # ~470k at 5M (a botnet of that size sends a few messages per member).
+            self.pops[ClientClass.BOT] = _Population(ClientClass.BOT, 1.0, 0.97)
         self.companies = 0
         self.makers: dict[ClientClass, Callable[[], _Client]] = {
             ClientClass.PROVIDER: self._provider,
@@ -997,6 +1016,9 @@ _MIX: tuple[tuple[float, ClientClass | None, dict[SessionKind, float]], ...] = (
     (2.0, None, {SessionKind.PICKUP: 1}),
 )
 
+_BOTNET_FACTOR = 10.0
+"""How much more of the traffic bots send on a :attr:`TrafficMix.BOTNET` day."""
+
 
 _BEFORE_HELO_CHECKS = frozenset({
     SessionKind.RBL, SessionKind.CLIENT_REJECT, SessionKind.LOST, SessionKind.TIMEOUT,
@@ -1038,10 +1060,12 @@ class _Generator:
 
     def __init__(self, options: GeneratorOptions) -> None:
         self.options = options
-        self.world = _World(options.seed)
+        self.world = _World(options.seed, options.mix)
         self.stats = GeneratorStats()
         self.senders: set[tuple[str, str]] = set()
-        self.mix_cum = _cumulative([m[0] for m in _MIX])
+        bots = _BOTNET_FACTOR if options.mix is TrafficMix.BOTNET else 1.0
+        self.mix_cum = _cumulative([m[0] * (bots if m[1] is ClientClass.BOT else 1.0)
+                                    for m in _MIX])
         self.kind_cum = [
             (list(kinds), _cumulative(list(kinds.values()))) if kinds else ([], [])
             for _, _, kinds in _MIX
@@ -1276,6 +1300,7 @@ class _Generator:
         stats.lines = written
         stats.bytes = nbytes
         stats.senders = len(senders)
+        stats.helos = len({helo for _, helo in senders})
         for cls, pop in w.pops.items():
             if pop.members:
                 stats.clients[cls.value] = len(pop.members)
@@ -1371,13 +1396,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--start", type=datetime.fromisoformat, default=datetime(2026, 11, 24),
                         help="local time of the first line (default 2026-11-24T00:00)")
     parser.add_argument("--host", default=HOST, help=f"syslog host field (default {HOST})")
+    parser.add_argument("--mix", type=TrafficMix, choices=list(TrafficMix),
+                        default=TrafficMix.DEFAULT,
+                        help="traffic: default, or botnet (ten times the distinct clients)")
     parser.add_argument("--output", "-o", type=Path, default=None,
                         help="output file (default: standard output)")
     parser.add_argument("--gzip", action="store_true", help="gzip the output")
     parser.add_argument("--gzip-level", type=int, default=6)
     parser.add_argument("--stats", action="store_true", help="print statistics as JSON to stderr")
     args = parser.parse_args(argv)
-    options = GeneratorOptions(args.lines, args.seed, args.fmt, args.start, args.host)
+    options = GeneratorOptions(args.lines, args.seed, args.fmt, args.start, args.host,
+                               args.mix)
     stats = write_log(options, args.output, args.gzip, args.gzip_level)
     if args.stats or args.output is not None:
         import json

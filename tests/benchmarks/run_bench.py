@@ -18,6 +18,11 @@ going to /dev/null:
 * ``LC_ALL=C grep -c -E`` selecting the lines the analysis needs, and
   ``pflogsumm``, when installed, for the ratios.
 
+``--mixes default,botnet`` (the default) also generates the same sizes of a
+botnet day (``generate_log.py --mix botnet``: about ten times the distinct
+client addresses and HELOs) and times only ``analyze`` on it, on one core and
+on all: the memory bound is measured on both mixes.
+
 Wall time is measured around the child; CPU time and peak RSS come from
 ``os.wait4`` for that child alone.  MB are 10^6 bytes.  The file is read once
 before timing so every run sees a warm page cache.  With ``--repeat N`` the
@@ -65,6 +70,8 @@ TARGET_MBPS_ONE_CORE = 100.0
 TARGET_MBPS_TWO_CORES = 150.0
 TARGET_RSS_MB = 250.0
 TARGET_LINEARITY = 5.5
+TARGET_RSS_GROWTH = 1.2
+"""Peak RSS at the largest size within this factor of the smallest's (issue 17)."""
 TARGET_X_PFLOGSUMM_ONE = 7.0
 TARGET_X_PFLOGSUMM_TWO = 10.0
 TARGET_X_GREP = 2.0
@@ -95,6 +102,13 @@ class Run:
     output: str = ""
     """Captured standard output (only for grep: its count)."""
     walls: list[float] = field(default_factory=list)
+    mix: str = "default"
+    """The generator's traffic mix (``--mix``)."""
+
+    @property
+    def log(self) -> str:
+        """The log's label: its size, and its mix unless the default."""
+        return _log_label(self.lines, self.mix)
 
     @property
     def mb_per_s(self) -> float:
@@ -186,10 +200,12 @@ def _generator_digest() -> str:
     return hashlib.sha256(source).hexdigest()[:16]
 
 
-def ensure_log(data: Path, lines: int, seed: int, fmt: str) -> tuple[Path, dict[str, object]]:
+def ensure_log(data: Path, lines: int, seed: int, fmt: str,
+               mix: str = "default") -> tuple[Path, dict[str, object]]:
     """The cached log for these options, generated if missing or stale."""
     data.mkdir(parents=True, exist_ok=True)
-    path = data / f"mail-{_label(lines)}-s{seed}-{fmt}.log"
+    tail = "" if mix == "default" else f"-{mix}"
+    path = data / f"mail-{_label(lines)}-s{seed}-{fmt}{tail}.log"
     meta_path = path.with_suffix(".json")
     digest = _generator_digest()
     if path.exists() and meta_path.exists():
@@ -197,7 +213,8 @@ def ensure_log(data: Path, lines: int, seed: int, fmt: str) -> tuple[Path, dict[
         if meta.get("generator") == digest and path.stat().st_size == meta["stats"]["bytes"]:
             return path, meta
     print(f"generating {path.name} ...", file=sys.stderr, flush=True)
-    options = generate_log.GeneratorOptions(lines, seed, generate_log.LogFormat(fmt))
+    options = generate_log.GeneratorOptions(lines, seed, generate_log.LogFormat(fmt),
+                                            mix=generate_log.TrafficMix(mix))
     stats = generate_log.write_log(options, path)
     meta = {"generator": digest, "stats": stats.as_dict()}
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
@@ -230,6 +247,10 @@ def _warm(path: Path) -> None:
     with open(path, "rb") as fh:
         while fh.read(1 << 23):
             pass
+
+
+def _log_label(lines: int, mix: str) -> str:
+    return _label(lines) + ("" if mix == "default" else f" {mix}")
 
 
 def _label(lines: int) -> str:
@@ -359,9 +380,10 @@ def _jobs_option(analyze_cmd: list[str]) -> bool:
 # --- report --------------------------------------------------------------------------
 
 
-def _find(runs: list[Run], name: str, lines: int) -> Run | None:
+def _find(runs: list[Run], name: str, lines: int, mix: str = "default") -> Run | None:
     for run in runs:
-        if run.name == name and run.lines == lines and not run.error and run.wall:
+        if (run.name == name and run.lines == lines and run.mix == mix and not run.error
+                and run.wall):
             return run
     return None
 
@@ -382,11 +404,12 @@ def checks(runs: list[Run], sizes: list[int]) -> list[Check]:
             out.append(Check(f"throughput, 2 cores, {label}", f"{two.mb_per_s:.1f} MB/s",
                              f">= {TARGET_MBPS_TWO_CORES:.0f} MB/s",
                              two.mb_per_s >= TARGET_MBPS_TWO_CORES))
-        peak = max((r.rss_mb for r in runs if r.lines == lines and r.name.startswith("analyze")
-                    and not r.error), default=0.0)
-        if peak:
-            out.append(Check(f"peak RSS, {label}", f"{peak:.0f} MB", f"< {TARGET_RSS_MB:.0f} MB",
-                             peak < TARGET_RSS_MB))
+        for mix in sorted({r.mix for r in runs}):
+            peak = max((r.rss_mb for r in runs if r.lines == lines and r.mix == mix
+                        and r.name.startswith("analyze") and not r.error), default=0.0)
+            if peak:
+                out.append(Check(f"peak RSS, {_log_label(lines, mix)}", f"{peak:.0f} MB",
+                                 f"< {TARGET_RSS_MB:.0f} MB", peak < TARGET_RSS_MB))
         python = _find(runs, "analyze-1core-python", lines)
         if python and one:
             out.append(Check(f"compiled core vs Python core, 1 core, {label}",
@@ -431,18 +454,21 @@ def checks(runs: list[Run], sizes: list[int]) -> list[Check]:
                 out.append(Check(
                     f"linearity {name[8:]}, {_label(largest)}/{_label(smallest)} time",
                     f"{ratio:.2f} (CPU time {cpu_ratio:.2f})", f"<= {limit:.2f}", ratio <= limit))
-        small = _find(runs, "analyze-1core", smallest)
-        large = _find(runs, "analyze-1core", largest)
-        if small and large:
-            out.append(Check(
-                f"RSS growth, {_label(largest)}/{_label(smallest)}",
-                f"{large.rss_mb / small.rss_mb:.2f}x", "nearly flat (informative)", None))
+        for mix in sorted({r.mix for r in runs}):
+            small = _find(runs, "analyze-1core", smallest, mix)
+            large = _find(runs, "analyze-1core", largest, mix)
+            if small and large:
+                growth = large.rss_mb / small.rss_mb
+                out.append(Check(
+                    f"RSS growth, {_log_label(largest, mix)}/{_label(smallest)}",
+                    f"{growth:.2f}x", f"<= {TARGET_RSS_GROWTH:.1f}x",
+                    growth <= TARGET_RSS_GROWTH))
     return out
 
 
 def table(runs: list[Run]) -> str:
     """The measurements as a compact fixed-width table."""
-    head = (f"{'run':<20} {'log':>5} {'wall s':>8} {'MB/s':>8} {'lines/s':>10} "
+    head = (f"{'run':<20} {'log':>12} {'wall s':>8} {'MB/s':>8} {'lines/s':>10} "
             f"{'CPU s':>7} {'MB/CPU s':>8} {'RSS MB':>7}  note")
     rows = [head, "-" * len(head)]
     for r in runs:
@@ -450,14 +476,14 @@ def table(runs: list[Run]) -> str:
         if r.name == "grep" and not r.error:
             note = f"{int(r.output or 0):,} lines selected"
         rows.append(
-            f"{r.name:<20} {_label(r.lines):>5} {r.wall:8.2f} {r.mb_per_s:8.1f} "
+            f"{r.name:<20} {r.log:>12} {r.wall:8.2f} {r.mb_per_s:8.1f} "
             f"{r.lines_per_s:10,.0f} {r.cpu:7.2f} {r.cpu_mb_per_s:8.1f} {r.rss_mb:7.0f}  {note}"
         )
     return "\n".join(rows)
 
 
 def markdown(info: dict[str, object], runs: list[Run], results: list[Check],
-             logs: dict[int, dict[str, object]], commands: dict[str, str],
+             logs: dict[tuple[int, str], dict[str, object]], commands: dict[str, str],
              notes: list[str]) -> str:
     """A section for the README: machine, method, table, targets."""
     lines = [
@@ -478,11 +504,11 @@ def markdown(info: dict[str, object], runs: list[Run], results: list[Check],
         "| log | lines | size | distinct clients | distinct senders |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for n, meta in logs.items():
+    for (n, mix), meta in logs.items():
         stats = meta["stats"]
         assert isinstance(stats, dict)
         lines.append(
-            f"| {_label(n)} | {stats['lines']:,} | {stats['bytes'] / 1e6:.0f} MB | "
+            f"| {_log_label(n, mix)} | {stats['lines']:,} | {stats['bytes'] / 1e6:.0f} MB | "
             f"{stats['distinct_clients']:,} | {stats['distinct_senders']:,} |"
         )
     lines += [
@@ -493,7 +519,7 @@ def markdown(info: dict[str, object], runs: list[Run], results: list[Check],
     for r in runs:
         wall = f"{r.wall:.2f}" if not r.error else f"failed: {r.error}"
         lines.append(
-            f"| {r.name} | {_label(r.lines)} | {wall} | {r.mb_per_s:.1f} | "
+            f"| {r.name} | {r.log} | {wall} | {r.mb_per_s:.1f} | "
             f"{r.lines_per_s:,.0f} | {r.cpu:.2f} | {r.cpu_mb_per_s:.1f} | {r.rss_mb:.0f} |"
         )
     grep_runs = [r for r in runs if r.name == "grep" and r.output]
@@ -512,6 +538,24 @@ def markdown(info: dict[str, object], runs: list[Run], results: list[Check],
     return "\n".join(lines) + "\n"
 
 
+def _other_mix(args: argparse.Namespace, lines: int, mix: str,
+               logs: dict[tuple[int, str], dict[str, object]], pinned: list[str],
+               analyze: list[str], jobs: list[str]) -> list[Run]:
+    """analyze on one core and on all, on the ``mix`` log of this size."""
+    path, meta = ensure_log(args.data_dir, lines, args.seed, args.fmt, mix)
+    logs[lines, mix] = {"path": str(path), "seed": args.seed, "format": args.fmt, **meta}
+    size = path.stat().st_size
+    _warm(path)
+    print(f"{path.name}: {size / 1e6:.0f} MB", file=sys.stderr)
+    base = [str(path), "--format", "json", "--no-dns"]
+    return [
+        measure(Run("analyze-1core", lines, str(path), pinned + base, size, mix=mix),
+                args.repeat, args.timeout),
+        measure(Run("analyze-2cores", lines, str(path), analyze + base + jobs, size, mix=mix),
+                args.repeat, args.timeout),
+    ]
+
+
 # --- main ----------------------------------------------------------------------------
 
 
@@ -520,6 +564,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="1M,5M",
                         help="comma-separated line counts (default 1M,5M)")
+    parser.add_argument("--mixes", default="default,botnet",
+                        help="traffic mixes of the generator (default: default,botnet; "
+                        "only analyze is timed on the others)")
     parser.add_argument("--gz-sizes", default=None,
                         help="sizes to time as .gz too (default: the smallest)")
     parser.add_argument("--seed", type=int, default=1)
@@ -582,10 +629,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"note: {note}", file=sys.stderr)
 
     runs: list[Run] = []
-    logs: dict[int, dict[str, object]] = {}
+    logs: dict[tuple[int, str], dict[str, object]] = {}
+    mixes = [m.strip() for m in args.mixes.split(",") if m.strip()]
     for lines in sizes:
         path, meta = ensure_log(args.data_dir, lines, args.seed, args.fmt)
-        logs[lines] = {"path": str(path), "seed": args.seed, "format": args.fmt, **meta}
+        logs[lines, "default"] = {"path": str(path), "seed": args.seed, "format": args.fmt,
+                                  **meta}
         size = path.stat().st_size
         gz = ensure_gzip(path) if lines in gz_sizes else None
         _warm(path)
@@ -624,6 +673,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if pflogsumm:
             runs.append(measure(Run("pflogsumm", lines, str(path), [pflogsumm, str(path)], size),
                                 args.repeat, args.timeout))
+        for mix in mixes:
+            if mix != "default":
+                runs += _other_mix(args, lines, mix, logs, pin + analyze, analyze, jobs)
 
     info["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     info["bench_seconds"] = round(time.perf_counter() - began, 1)
@@ -639,9 +691,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"benchmark took {info['bench_seconds']} s")
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = {
+    summary = {
         "machine": info,
-        "logs": {_label(n): v for n, v in logs.items()},
+        "logs": {_log_label(n, mix): v for (n, mix), v in logs.items()},
         "commands": cmd_text,
         "runs": [
             {**asdict(r), "mb_per_s": round(r.mb_per_s, 2),
@@ -651,7 +703,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "targets": [asdict(c) for c in results],
         "notes": notes,
     }
-    (out_dir / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out_dir / "results.md").write_text(markdown(info, runs, results, logs, cmd_text, notes))
     print(f"wrote {out_dir / 'results.json'} and {out_dir / 'results.md'}")
     failed = any(r.error for r in runs) or any(c.ok is False for c in results)
