@@ -13,17 +13,21 @@ every count must be the same.
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loganalyze import core
+from loganalyze import core, parallel
 from loganalyze.aggregate import TrafficCollector
+from loganalyze.input import split as input_split
 from loganalyze.input.lines import LineSplitter, RawLines, block_size
-from loganalyze.model import ALL_KINDS, SESSION_KINDS
+from loganalyze.model import ALL_KINDS, SESSION_KINDS, InputFormat
+from loganalyze.parallel import worker
 from loganalyze.parse import Tokenizer
 from loganalyze.sessions import SmtpSession
 
@@ -242,3 +246,60 @@ def test_long_lines(long: bytes, newline: bytes) -> None:
         assert _read(data, cuts, raw=True, kinds=ALL_KINDS) == _read(
             data, cuts, raw=False, kinds=ALL_KINDS)
         assert _fold(data, cuts, raw=True) == _fold(data, cuts, raw=False)
+
+
+@settings(max_examples=int(os.environ.get("LOGANALYZE_CORE_EXAMPLES", "150")),
+          deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                HealthCheck.data_too_large])
+@given(_log(), st.integers(2, 6), st.integers(1, 400))
+def test_split_runs_same_as_python(log: tuple[bytes, list[int]], jobs: int,
+                                   range_bytes: int) -> None:
+    """The split run's ranges built in C (``la_set_range``: the sessions that open in
+    a range, the lookahead that finishes them, the SPF lines set aside at a cut) give
+    the Python ranges' merged result, wherever the cuts fall."""
+    if core.library() is None:
+        raise AssertionError(f"the compiled core is needed here: {core.describe()}")
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "mail.log"
+        path.write_bytes(log[0])
+        results = [_split_run(str(path), jobs, range_bytes, choice)
+                   for choice in ("python", "")]
+    assert results[0] == results[1]
+
+
+def _split_run(path: str, jobs: int, range_bytes: int, choice: str) -> tuple[Any, ...]:
+    """``path`` cut into about ``jobs`` ranges of at least ``range_bytes``, each read on
+    the core ``choice`` (as ``LOGANALYZE_CORE``), merged; with whether C built them."""
+    saved_env, saved_range = os.environ.get(core.ENV), input_split.MIN_RANGE
+    os.environ[core.ENV] = choice
+    input_split.MIN_RANGE = range_bytes
+    core.reset()
+    used: list[bool] = []
+    finish = worker._RangeCollector.finish
+
+    def noting(collector: Any) -> None:
+        used.append(collector.compiled is not None)
+        finish(collector)
+
+    worker._RangeCollector.finish = noting  # type: ignore[method-assign]
+    try:
+        tasks = input_split.plan([path], jobs, input_format=InputFormat.AUTO, tz=None,
+                                 now=NOW, year=None)
+        merged = parallel.run_tasks(tasks, 1, input_format=InputFormat.AUTO, tz=None, now=NOW)
+    finally:
+        worker._RangeCollector.finish = finish  # type: ignore[method-assign]
+        input_split.MIN_RANGE = saved_range
+        if saved_env is None:
+            os.environ.pop(core.ENV, None)
+        else:
+            os.environ[core.ENV] = saved_env
+        core.reset()
+    assert used and all(used) == bool(choice != "python"), used
+    if merged is None:  # dated otherwise than one read: the caller reads sequentially
+        return (None, len(tasks))
+    traffic, lines, sessions = merged
+    return ([(ip, _state(c)) for ip, c in traffic.clients.items()],
+            [(key, _state(s)) for key, s in traffic.senders.items()], traffic.sessions,
+            traffic.sessions_with_helo, list(traffic.hosts.items()),
+            list(traffic.unknown_check_since.items()), lines, sessions,
+            len(tasks))

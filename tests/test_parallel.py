@@ -6,6 +6,7 @@ import gzip
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ try:  # tests/ as a plain directory on sys.path (pytest's default rootdir layout
 except ImportError:  # pragma: no cover - tests/ made a package
     from tests.smtpd_lines import non_fqdn_bot_session
 
-from loganalyze import parallel
+from loganalyze import core, parallel
 from loganalyze.errors import InputError, LogAnalyzeError
 from loganalyze.input import split as input_split
 from loganalyze.judge.dns import NoDnsResolver
@@ -154,11 +155,26 @@ def test_a_damaged_file_in_a_worker_is_a_one_line_error(
         analyze_logs(names, options)
 
 
-def test_every_cut_point_gives_the_sequential_result(tmp_path: Path) -> None:
+@pytest.fixture(params=["python", "compiled"])
+def either_core(request: pytest.FixtureRequest,
+                monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Each core in turn (the compiled one builds a range's sessions in C, by the
+    range rules of ``sessions.c``); the compiled one only where it is built."""
+    if request.param == "python":
+        monkeypatch.setenv("LOGANALYZE_CORE", "python")
+    elif core.library() is None and not os.environ.get("LOGANALYZE_REQUIRE_CORE"):
+        pytest.skip(f"needs the compiled core ({core.describe()})")
+    core.reset()
+    yield request.param
+    core.reset()
+
+
+def test_every_cut_point_gives_the_sequential_result(tmp_path: Path, either_core: str) -> None:
     # Two ranges, cut at each line boundary of a stretch around a hostname warning
     # (logged just before its connect, so a cut can fall between them), a reject,
     # SPF lines and disconnects: the range rules (lookbehind, lookahead, the tail
     # of the previous range's sessions) must add up to one sequential pass.
+    assert (core.library() is None) == (either_core == "python")
     lines = (FIXTURES / "mail.log").read_text().splitlines(keepends=True)[60:160]
     log = tmp_path / "mail.log"
     log.write_text("".join(lines))

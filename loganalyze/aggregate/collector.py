@@ -63,13 +63,18 @@ class TrafficCollector(SessionBuilder):
         asked for, nothing read yet); None otherwise, or on the Python core."""
         if not self._compiled_tried:
             self._compiled_tried = True
-            if (type(self) is TrafficCollector and self.window.is_open and self._lines is None
+            if (self._compiled_builds_alike() and self.window.is_open and self._lines is None
                     and self._evidence and not self.open_sessions and not self._warnings
                     and not self._pending_spf):
                 from .. import core
 
                 self._compiled = core.compiled_sessions(self)
         return self._compiled
+
+    def _compiled_builds_alike(self) -> bool:
+        """Whether the compiled builder does what this collector's own would: it knows
+        this class's rules (and the split run's range collector's), no subclass's."""
+        return type(self) is TrafficCollector
 
     def count_evidence(self, on: bool) -> None:
         """Whether evidence lines count from now on (lines the daily report reads again

@@ -48,6 +48,9 @@ def declare(lib: ctypes.CDLL) -> None:
         "la_close": (None, [vp]),
         "la_session_stats": (None, [vp, i64p]),
         "la_feed": (ctypes.c_int, [vp, ctypes.c_int, i64, ctypes.c_char_p, i64]),
+        "la_set_range": (None, [vp, ctypes.c_int, ctypes.c_int, i64]),
+        "la_set_past": (None, [vp]),
+        "la_open_sessions": (None, [vp, i64p]),
     }
     for name, (restype, argtypes) in functions.items():
         function = getattr(lib, name)
@@ -117,6 +120,23 @@ class CompiledSessions:
 
     # -- the builder ------------------------------------------------------------------
 
+    def set_range(self, first: bool, early_until: datetime | None) -> None:
+        """Build as a split run's range worker does (``parallel/worker.py``): past the
+        first range only sessions that open in it, and SPF lines until ``early_until``
+        that no session of it takes set aside."""
+        self._lib.la_set_range(self._engine, first, early_until is not None,
+                               0 if early_until is None else microseconds(early_until))
+
+    def set_past(self) -> None:
+        """The lines from now on are past the range: they only finish its sessions."""
+        self._lib.la_set_past(self._engine)
+
+    def open_sessions(self) -> tuple[int, datetime | None]:
+        """How many sessions are open, and the latest time of any line of theirs."""
+        counts = self._counts
+        self._lib.la_open_sessions(self._engine, counts)
+        return counts[0], self._time(counts[1]) if counts[0] else None
+
     def feed(self, kind: int, when: datetime, fields: Iterable[str | None]) -> None:
         packed = _pack(fields)
         if self._lib.la_feed(self._engine, kind, microseconds(when), packed, len(packed)):
@@ -142,6 +162,13 @@ class CompiledSessions:
                 collector.postscreen_dnsbl(EPOCH, item[1], item[2])
             elif kind == 5:
                 collector.postscreen_reject(EPOCH, item[1])
+            elif kind in (7, 8):  # a range worker's SPF lines set aside
+                line = (self._time(item[1]), *item[2:])
+                range_collector: Any = collector
+                if kind == 7:
+                    range_collector.spf_unmatched_early[line] += 1
+                else:
+                    range_collector.spf_taken_past_end[line] += 1
             else:
                 collector.dnsbl_listed(EPOCH, item[1], item[2])
 

@@ -228,6 +228,9 @@ struct engine {
     buf key, out;
     int64_t items;
     scan_state scan;
+    /* A split run's byte range (parallel/worker.py's _RangeCollector): off unless set. */
+    int range, range_first, past, has_early;
+    int64_t early_until;
 };
 
 static void free_str(str *s) {
@@ -434,6 +437,25 @@ static void out_session(engine *g, session *s) {
     if (g->sessions_make_clients) note_ip(g, s->ip);
 }
 
+/* An SPF line a range worker sets aside (7: early, no session of the range took it;
+ * 8: past the range, taken by a session of it): [kind, time, host, ip, helo, sender,
+ * result, identity]. */
+static void out_spf_line(engine *g, int kind, int64_t t, span host, span ip, span helo,
+                         span sender, span result, span identity) {
+    buf *b = &g->out;
+    span fields[] = {host, ip, helo, sender, result, identity};
+    out_next(g);
+    buf_addc(b, '[');
+    out_int(b, kind);
+    buf_addc(b, ',');
+    out_int(b, t);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        buf_addc(b, ',');
+        out_str(b, (str){(char *)fields[i].p, fields[i].n});
+    }
+    buf_addc(b, ']');
+}
+
 /* --- the builder (sessions.py SessionBuilder) ------------------------------------ */
 
 static const char *open_key(engine *g, span host, span service, span pid, int64_t *n) {
@@ -573,6 +595,30 @@ static session *session_of(engine *g, int64_t t, span host, span service, span p
     return s;
 }
 
+/* SessionBuilder.discard: the session leaves without being finished or counted. */
+static void discard(engine *g, session *s) {
+    int64_t n;
+    const char *k = open_key(g, span_of(s->host), span_of(s->service), span_of(s->pid), &n);
+    slot *sl = map_find(&g->open, k, n, hash_bytes(k, n));
+    if (sl) map_del(&g->open, sl);
+    unlink_open(g, s);
+    forget(g, s);
+    free_session(s);
+}
+
+/* _RangeCollector._ours: in a range, a session line counts when the session opened
+ * here (past the first range, the previous worker builds those opened before). */
+static int not_ours(engine *g, span host, span service, span pid) {
+    if (!g->range || (g->range_first && !g->past)) return 0;
+    return find_open(g, host, service, pid) == NULL;
+}
+
+static int serves(engine *g, span host, span ip) {
+    int64_t n;
+    const char *k = client_key(g, host, ip, &n);
+    return map_find(&g->by_client, k, n, hash_bytes(k, n)) != NULL;
+}
+
 static int has_str(str *v, int64_t n, span s) {
     for (int64_t i = 0; i < n; i++)
         if (span_eq(span_of(v[i]), s)) return 1;
@@ -648,13 +694,17 @@ static void sweep(engine *g, int64_t now) {
 
 void la_on_connect(engine *g, int64_t t, span host, span service, span pid, span name, span ip) {
     session *s = find_open(g, host, service, pid);
+    /* Past its range, a connect only ends a session of ours; the new one is not ours. */
+    if (g->past && s == NULL) return;
     if (s) close_session(g, s, 0);
-    new_session(g, host, service, pid, t, name, ip, 1);
+    session *fresh = new_session(g, host, service, pid, t, name, ip, 1);
     if (!g->has_next_sweep || t >= g->next_sweep) sweep(g, t);
+    if (g->past) discard(g, fresh);
 }
 
 void la_on_disconnect(engine *g, int64_t t, span host, span service, span pid, span name,
                       span ip, const counter_span *counters, int64_t n) {
+    if (not_ours(g, host, service, pid)) return;
     session *s = session_of(g, t, host, service, pid, name, ip);
     if (g->pending.used) claim_pending(g, s);
     for (int64_t i = 0; i < s->n_counters; i++) {
@@ -684,6 +734,7 @@ void la_on_disconnect(engine *g, int64_t t, span host, span service, span pid, s
 }
 
 void la_on_reject(engine *g, int64_t t, span host, span service, span pid, const reject_span *r) {
+    if (not_ours(g, host, service, pid)) return;
     session *s = session_of(g, t, host, service, pid, r->name, r->ip);
     if (g->pending.used) claim_pending(g, s);
     s->rejects = grow(s->rejects, &s->cap_rejects, s->n_rejects + 1, sizeof(reject));
@@ -707,6 +758,7 @@ void la_on_reject(engine *g, int64_t t, span host, span service, span pid, const
 }
 
 void la_on_client(engine *g, int64_t t, span host, span service, span pid, span name, span ip) {
+    if (not_ours(g, host, service, pid)) return;
     session *s = session_of(g, t, host, service, pid, name, ip);
     if (g->pending.used) claim_pending(g, s);
     s->queued++;
@@ -714,6 +766,7 @@ void la_on_client(engine *g, int64_t t, span host, span service, span pid, span 
 
 void la_on_lost(engine *g, int64_t t, span host, span service, span pid, span name, span ip,
                 span stage, span what) {
+    if (not_ours(g, host, service, pid)) return;
     session *s = session_of(g, t, host, service, pid, name, ip);
     free_str(&s->ended_by);
     int64_t n = what.n + 7 + stage.n;
@@ -726,6 +779,7 @@ void la_on_lost(engine *g, int64_t t, span host, span service, span pid, span na
 }
 
 void la_on_mismatch(engine *g, int64_t t, span host, span service, span pid, span reason) {
+    if (g->past) return; /* it belongs to the next connect: the next range's */
     int64_t n;
     const char *k = open_key(g, host, service, pid, &n);
     uint64_t h = hash_bytes(k, n);
@@ -745,6 +799,17 @@ void la_on_mismatch(engine *g, int64_t t, span host, span service, span pid, spa
 
 void la_on_spf(engine *g, int64_t t, span host, span ip, span helo, span sender, span result,
                span identity) {
+    if (g->range) {
+        /* Past the range: only for a client of ours.  Early in a range, one no session
+         * here takes may be the previous range's: its worker's lookahead decides. */
+        int ours = serves(g, host, ip);
+        if (g->past && !ours) return;
+        if (g->past) out_spf_line(g, 8, t, host, ip, helo, sender, result, identity);
+        else if (g->has_early && t <= g->early_until && !ours) {
+            out_spf_line(g, 7, t, host, ip, helo, sender, result, identity);
+            return;
+        }
+    }
     int64_t n;
     const char *k = client_key(g, host, ip, &n);
     uint64_t h = hash_bytes(k, n);
@@ -790,6 +855,7 @@ void la_on_spf(engine *g, int64_t t, span host, span ip, span helo, span sender,
 }
 
 void la_on_evidence(engine *g, int kind, span ip, int64_t rank, span domain) {
+    if (g->past) return; /* evidence counts inside a range only */
     if (ip.n <= 0) return; /* TrafficCollector._client: no address, no client */
     str s = {(char *)ip.p, ip.n};
     if (kind == 1) {
@@ -892,6 +958,29 @@ void la_close(engine *g) {
         if (sl->key != NULL && sl->key != TOMB) g->spf_unmatched += ((pending_list *)sl->val)->n;
     }
     map_clear(&g->pending, free_pending_list);
+}
+
+/* A split run's range: the first range or a later one, and until when (if at all)
+ * SPF lines may be for a session of the previous range. */
+void la_set_range(engine *g, int first, int has_early, int64_t early_until) {
+    g->range = 1;
+    g->range_first = first;
+    g->has_early = has_early;
+    g->early_until = early_until;
+}
+
+/* The lines from now on are past the range: they only finish its sessions. */
+void la_set_past(engine *g) { g->past = 1; }
+
+/* The sessions still open: how many, and the latest time of any line of theirs. */
+void la_open_sessions(engine *g, int64_t *out) {
+    int64_t count = 0, latest = INT64_MIN;
+    for (session *s = g->first; s; s = s->next) {
+        count++;
+        if (s->end > latest) latest = s->end;
+    }
+    out[0] = count;
+    out[1] = latest;
 }
 
 /* SessionStats: sessions, without_connect, without_disconnect, spf_unmatched. */

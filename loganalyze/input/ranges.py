@@ -4,13 +4,13 @@ where to cut, and the lines of one range (by the rules of :mod:`loganalyze.input
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from .. import core
 from ..errors import InputError
 from .files import compression_of, is_regular_file, open_raw
-from .lines import LineFilter, LineSplitter, decode_line
+from .lines import LineBlock, LineSplitter, decode_line
 
 _RANGE_BLOCK = 8 << 20
 _FILTER_BLOCK = 1 << 20
@@ -61,30 +61,33 @@ def line_at(name: str, offset: int) -> str:
 
 
 def read_range(
-    name: str, start: int, end: int | None, *, lookahead: int = 0, compiled: bool = False
-) -> Iterator[tuple[bool, list[str]]]:
+    name: str, start: int, end: int | None, *, lookahead: int = 0, compiled: bool = False,
+    raw: bool = False,
+) -> Iterator[tuple[bool, Sequence[str]]]:
     """Yield (inside [start, end), lines) for the lines of a plain file from ``start``,
     in blocks (cleaned like :func:`read_blocks`).
 
     Past ``end`` (a line start) lines keep coming, marked outside, for up to
     ``lookahead`` bytes or until the caller stops. With ``compiled``, the inside
-    blocks may be :class:`~loganalyze.input.lines.KeptLines` (as ``read_blocks``).
+    blocks may be :class:`~loganalyze.input.lines.KeptLines` (as ``read_blocks``);
+    with ``raw``, they are :class:`~loganalyze.input.lines.RawLines` (for the
+    compiled scanner, as ``read_raw_blocks``).
     """
-    keep = core.line_filter() if compiled else None
+    keep = core.line_filter() if compiled and not raw else None
     with open_raw(name) as handle:
         handle.seek(start)
-        if keep is not None:
+        if keep is not None or raw:
             # The range alone through the filter (``end`` is a line start), then the rest.
-            yield from _filtered(handle, start, end, keep)
+            yield from _whole_blocks(handle, start, end, LineSplitter(start, keep=keep, raw=raw))
             if end is None:
                 return
             start = end
         yield from _split(handle, start, end, lookahead)
 
 
-def _filtered(handle: BinaryIO, start: int, end: int | None,
-              keep: LineFilter) -> Iterator[tuple[bool, list[str]]]:
-    splitter = LineSplitter(start, keep=keep)
+def _whole_blocks(handle: BinaryIO, start: int, end: int | None,
+                  splitter: LineSplitter) -> Iterator[tuple[bool, Sequence[str]]]:
+    """The range's blocks as ``splitter`` makes them (filtered or raw: no offsets)."""
     left = None if end is None else end - start
     while left is None or left > 0:
         chunk = handle.read(_FILTER_BLOCK if left is None else min(_FILTER_BLOCK, left))
@@ -94,10 +97,14 @@ def _filtered(handle: BinaryIO, start: int, end: int | None,
             left -= len(chunk)
         block = splitter.feed(chunk)
         if block is not None:
-            yield True, block.lines
+            yield True, _lines_of(block)
     last = splitter.finish()
     if last is not None:
-        yield True, last.lines
+        yield True, _lines_of(last)
+
+
+def _lines_of(block: LineBlock) -> Sequence[str]:
+    return block.raw if block.raw is not None else block.lines
 
 
 def _split(handle: BinaryIO, start: int, end: int | None,

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..aggregate import Traffic, TrafficCollector, collect_blocks
-from ..input.files import read_blocks, read_lines
-from ..input.lines import KeptLines
+from ..input.files import read_blocks, read_lines, read_raw_blocks
+from ..input.lines import KeptLines, RawLines
 from ..input.ranges import line_at, line_start_before, read_range
 from ..input.split import Task
 from ..model import (
@@ -26,7 +26,10 @@ from ..model import (
 )
 from ..parse import Tokenizer
 from ..parse.header import FirstStamp
-from ..sessions import STALE_SECONDS, SessionStats, SmtpSession
+from ..sessions import STALE_SECONDS, SessionBuilder, SessionStats
+
+if TYPE_CHECKING:
+    from ..core.engine import CompiledSessions
 
 SpfLine = tuple[datetime, str, str, str | None, str | None, str, str]
 """An SPF result line: time, host, client address, HELO, sender, result, identity."""
@@ -77,11 +80,41 @@ class _RangeCollector(TrafficCollector):
                  window: Window = EVERYTHING) -> None:
         super().__init__(window=window)
         self.first = first
-        self.inside = True
+        self._inside = True
         # Until when a session of the previous range may still be open.
         self.early_until = early_until
         self.spf_taken_past_end: Counter[SpfLine] = Counter()
         self.spf_unmatched_early: Counter[SpfLine] = Counter()
+
+    @property
+    def inside(self) -> bool:
+        """Whether the lines now read are inside the range (once past, never again)."""
+        return self._inside
+
+    @inside.setter
+    def inside(self, inside: bool) -> None:
+        if self._inside and not inside and self.compiled is not None:
+            self.compiled.set_past()
+        self._inside = inside
+
+    def _compiled_builds_alike(self) -> bool:
+        # sessions.c applies the rules of this class (la_set_range, la_set_past).
+        return type(self) is _RangeCollector
+
+    def compiled_sessions(self) -> CompiledSessions | None:
+        """The compiled builder, told this range's rules."""
+        new = not self._compiled_tried
+        compiled = super().compiled_sessions()
+        if new and compiled is not None:
+            compiled.set_range(self.first, self.early_until)
+        return compiled
+
+    def open_count_and_latest(self) -> tuple[int, datetime | None]:
+        """How many sessions of the range are open, and the latest time of their lines."""
+        if self.compiled is not None:
+            return self.compiled.open_sessions()
+        sessions = self.open_sessions
+        return len(sessions), max((s.end for s in sessions.values()), default=None)
 
     def _ours(self, key: tuple[str, str, int]) -> bool:
         return (self.inside and self.first) or key in self.open_sessions
@@ -181,18 +214,21 @@ _BLOCK_LINES = 8192
 _LOOKAHEAD_LINES = 512
 
 
-def _range_blocks(task: Task) -> Generator[tuple[bool, list[str]], None, None]:
-    """The lines of ``task`` in blocks, each marked inside or past its range."""
-    blocks: Iterator[tuple[bool, list[str]]]
+def _range_blocks(task: Task, raw: bool) -> Generator[tuple[bool, Sequence[str]], None, None]:
+    """The lines of ``task`` in blocks, each marked inside or past its range; with
+    ``raw``, the blocks inside it as bytes for the compiled scanner (past it, where
+    the range's sessions are finished, Python reads the lines)."""
+    blocks: Iterator[tuple[bool, Sequence[str]]]
     if task.end is None and task.start == 0:
-        blocks = ((True, block) for block in read_blocks(task.name, compiled=True))
+        blocks = ((True, block) for block in (read_raw_blocks(task.name) if raw
+                                              else read_blocks(task.name, compiled=True)))
     else:
         blocks = read_range(task.name, task.start, task.end, lookahead=_MAX_LOOKAHEAD,
-                            compiled=True)
+                            compiled=not raw, raw=raw)
     if task.next_name is not None:
         blocks = chain(blocks, ((False, block) for block in read_blocks(task.next_name)))
     for inside, lines in blocks:
-        if isinstance(lines, KeptLines):  # the compiled core's: whole blocks
+        if isinstance(lines, (KeptLines, RawLines)):  # the compiled core's: whole blocks
             yield inside, lines
             continue
         size = _BLOCK_LINES if inside else _LOOKAHEAD_LINES
@@ -206,8 +242,9 @@ _LOOKBEHIND = 64 << 10
 
 
 def _warnings_before(task: Task, settings: RunSettings, collector: _RangeCollector) -> None:
-    """Give ``collector`` the hostname warnings just before ``task``'s range whose
-    connect comes inside it (the sequential builder keeps them until that connect)."""
+    """Give ``collector`` (or its compiled builder) the hostname warnings just before
+    ``task``'s range whose connect comes inside it (the sequential builder keeps them
+    until that connect)."""
     if task.start == 0:
         return
     # A tokenizer of its own: these lines must not count, nor move its year.
@@ -229,8 +266,9 @@ def _warnings_before(task: Task, settings: RunSettings, collector: _RangeCollect
                 waiting[key] = record
             elif record.kind is Kind.CONNECT:
                 waiting.pop(key, None)  # that connect took it
+    builder: SessionBuilder = collector if collector.compiled is None else collector.compiled.lines
     for (host, service, pid), warning in waiting.items():
-        collector.mismatch(warning.time, host, service, pid, warning.reason)
+        builder.mismatch(warning.time, host, service, pid, warning.reason)
 
 
 def _early_until(task: Task, tokenizer: Tokenizer) -> datetime | None:
@@ -259,13 +297,14 @@ def run_range(task: Task, settings: RunSettings,
                           input_format=settings.input_format, kinds=ALL_KINDS,
                           year_inferred=task.year_inferred)
     collector = _RangeCollector(task.first, _early_until(task, tokenizer), settings.window)
+    # Asked before any line: the compiled builder stands in from the start, or never.
+    compiled = tokenizer.compiled_builder(collector) is not None
     _warnings_before(task, settings, collector)
-    open_sessions = collector.open_sessions
     counted: TokenizerStats | None = None
     clock_end: tuple[int | None, int] | None = None
-    blocks = _range_blocks(task)
+    blocks = _range_blocks(task, raw=compiled)
 
-    def ours() -> Iterator[list[str]]:
+    def ours() -> Iterator[Sequence[str]]:
         nonlocal counted, clock_end
         for inside, block in blocks:
             if not inside:
@@ -275,7 +314,7 @@ def run_range(task: Task, settings: RunSettings,
                     counted = tokenizer.stats
                     tokenizer.stats = TokenizerStats()
                     collector.inside = False
-                if not open_sessions or _all_stale(open_sessions, block[0], tokenizer):
+                if _all_ended(collector, block[0], tokenizer):
                     return
             yield block
 
@@ -306,10 +345,14 @@ def collect_all(blocks: Iterable[Sequence[str]], settings: RunSettings,
     return Part(collector.traffic, tokenizer.stats, collector.stats)
 
 
-def _all_stale(open_sessions: Mapping[Any, SmtpSession], line: str, tokenizer: Tokenizer) -> bool:
-    """True when every session still open has been silent for over an hour: no more
-    lines of theirs will come (the sequential builder closes them the same way)."""
+def _all_ended(collector: _RangeCollector, line: str, tokenizer: Tokenizer) -> bool:
+    """True when no session of the range is open, or every one has been silent for over
+    an hour by ``line``: no more lines of theirs will come (the sequential builder
+    closes them the same way)."""
+    count, latest = collector.open_count_and_latest()
+    if not count:
+        return True
     now = tokenizer.line_time(line)
-    if now is None:
+    if now is None or latest is None:
         return False
-    return all((now - s.end).total_seconds() > STALE_SECONDS for s in open_sessions.values())
+    return (now - latest).total_seconds() > STALE_SECONDS

@@ -131,7 +131,7 @@ class Tokenizer(LineParser):
         every later block's events go to that builder too.
         """
         if isinstance(lines, RawLines):
-            compiled = self._compiled_for(sink, until)
+            compiled = self.compiled_builder(sink, until)
             if compiled is not None:
                 self._scan_compiled(lines.body, lineno, compiled)
                 return None
@@ -166,7 +166,8 @@ class Tokenizer(LineParser):
         self._until = until
         return self._scan_block(lines, numbers, lineno + total, sink, until)
 
-    def _compiled_for(self, sink: LineSink, until: datetime | None) -> CompiledSessions | None:
+    def compiled_builder(self, sink: LineSink,
+                         until: datetime | None = None) -> CompiledSessions | None:
         """The compiled session builder of ``sink``, if the scanner reads as this tokenizer
         does: syslog or RFC 3339 lines in the fast path's way, stamps kept as written
         (no ``--tz``), to the end (no ``until``)."""
