@@ -13,6 +13,12 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from loganalyze.output.json_format import indented_json
+
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
 
@@ -188,3 +194,31 @@ def test_permitted_senders_name_the_entry_and_a_stale_table_gets_the_postmap_hin
         "yet Postfix rejected it (last 2026-08-16 13:48): helo_access.db is current: is "
         "check_helo_access listed in smtpd_helo_restrictions before the "
         "reject_*_helo_hostname checks?")
+
+
+_JSON_SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
+                 | st.text())
+_JSON_VALUES = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: (st.lists(inner, max_size=4) | st.tuples(inner, inner)
+                   | st.dictionaries(st.text() | st.integers() | st.floats() | st.booleans()
+                                     | st.none(), inner, max_size=4)),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES)
+def test_the_json_writer_writes_what_json_dumps_writes(value: object) -> None:
+    # Hostile strings (controls, quotes, non-ASCII, lone surrogates), NaN and
+    # infinities, non-string keys, empty and nested containers.
+    assert indented_json(value) == json.dumps(value, indent=2, ensure_ascii=False)
+    assert indented_json(value, "\n  ") == json.dumps(
+        value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+
+
+def test_the_json_writer_refuses_what_json_refuses() -> None:
+    for value in ({1j: 1}, [object()], {"a": {1, 2}}):
+        with pytest.raises(TypeError):
+            json.dumps(value, indent=2)
+        with pytest.raises(TypeError):
+            indented_json(value)

@@ -13,11 +13,28 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from ..errors import ConfigError
 
 _REF = re.compile(r"\$(?:\{(\w+)\}|\((\w+)\)|(\w+))")
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[_Network, ...]:
+    """The address blocks among ``mynetworks`` entries (parsed once: a run asks for each
+    client); a table or host name cannot be matched here and is left out."""
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.replace("[", "").replace("]", ""),
+                                                 strict=False))
+        except ValueError:
+            continue
+    return tuple(networks)
 
 
 @dataclass(frozen=True)
@@ -50,15 +67,9 @@ class ServerIdentity:
             return False
         if address.is_loopback:
             return True
-        for entry in self.networks:
-            try:
-                network = ipaddress.ip_network(entry.replace("[", "").replace("]", ""),
-                                               strict=False)
-            except ValueError:
-                continue  # a table or host name: cannot be matched here
-            if address.version == network.version and address in network:
-                return True
-        return False
+        return any(address.version == network.version and address in network
+                   for network in _networks(self.networks))
+
     smtputf8: bool | None = None
     """``smtputf8_enable`` as main.cf sets it (or its default there); None without a main.cf.
     Only with it on does smtpd keep a raw UTF-8 HELO, so only then can a UTF-8 key match."""
