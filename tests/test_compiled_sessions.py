@@ -80,6 +80,10 @@ def _smtpd_message(draw: st.DrawFn, client: str) -> str:
         "warning: hostname x does not resolve to address 198.18.0.1: Name or service not known",
         "warning: hostname x does not resolve to address 1 2",
         "warning: 198.18.0.1: address not listed for hostname x",
+        f"warning: {client}: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+        f"warning: {client}: SASL PLAIN authentication failed: {reply}",
+        "warning: hostnamex", "warning: a[1]: address not listed for hostname b c",
+        f"warning: {client}: address not listed for hostname x", "warning: ",
         "Anonymous TLS connection established from x[198.18.0.1]: TLSv1.3",
         "Anonymous TLS connection: reject", "> x[198.18.0.1]: 503 5.5.1 Error: send HELO/EHLO first",
         f"NOQUEUE: filter: RCPT from {client}: <x>: Sender address triggers FILTER x",
@@ -114,6 +118,14 @@ def _postscreen_message(draw: st.DrawFn, ip: str) -> str:
         f"[{ip}] blocked using zen.spamhaus.org; from=<a@b>, to=<c@d>, proto=ESMTP, helo=<x>",
         f"NOQUEUE: reject_warning: RCPT from [{ip}]:4242: 450 x; from=<a>",
         f"HANGUP after 1.2 from [{ip}]:4242 in tests after SMTP handshake", "CONNECT from [",
+        f"HANGUP after 1 from [{ip}]:42", f"HANGUP [{ip}]:42", f"HANGUP after 1 from [{ip}]:42:x",
+        f"HANGUP after 1 from [{ip}]:42: x", f"HANGUP after [y] from [{ip}]:42",
+        f"HANGUP after 1 from[{ip}]:42", f"HANGUPX after 1 from [{ip}]:42",
+        f"HANGUP AFTER 1 from [{ip}]:42 x", f"HANGUP  from  [{ip}]:42",
+        f"HANGUP after 1 from [{ip}]:42 reject: x", f"HANGUP after 1 from [{ip}]:",
+        f"PREGREET 11 after 0.1 from [{ip}]:4242: EHLO [x]", *(  # the longest message postscreen.record reads as an event, and one more
+            (head + "y" * (1024 - len(head) + more)) for head in [f"PREGREET [{ip}]:1 x"]
+            for more in (0, 1)),
         f"PASS NEW [{ip}]:x",
     ]))
 

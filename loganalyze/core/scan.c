@@ -391,7 +391,14 @@ static int smtpd(engine *g, int64_t t, span host, span service, span pid, cur m,
     if (find(m, e, " after ")) return PYTHON_LINE;
     if (starts(m, e, "warning: ")) {
         span reason;
-        if (!parse_mismatch(m, e, &reason)) return PYTHON_LINE;
+        if (!parse_mismatch(m, e, &reason)) {
+            /* Neither form of _MISMATCH can match (SASL failures, the most frequent
+             * smtpd warnings): irrelevant, as record() finds. */
+            if (!starts(m + 9, e, "hostname ")
+                && !find(m, e, ": address not listed for hostname "))
+                return -1;
+            return PYTHON_LINE;
+        }
         la_on_mismatch(g, t, host, service, pid, reason);
         return HANDLED;
     }
@@ -462,7 +469,9 @@ static int spf(engine *g, int64_t t, span host, cur m, cur e) {
 
 /* --- postscreen and dnsblog ---------------------------------------------------- */
 
-/* postscreen._ADDR "[addr]:port", then the end: the address, or NULL. */
+enum { MAX_EVENT = 1024 }; /* postscreen._MAX_EVENT: longer messages are no events */
+
+/* postscreen._ADDR "[addr]:port": the address, and where the port ends. */
 static int addr_port(cur p, cur e, span *ip, cur *after) {
     if (p >= e || *p != '[') return 0;
     cur a = ++p;
@@ -513,6 +522,17 @@ static int postscreen(engine *g, cur m, cur e) {
         reject_span r;
         if (!parse_reject(m, e, &r)) return PYTHON_LINE;
         la_on_evidence(g, 5, r.ip, 0, NONE_SPAN);
+        return HANDLED;
+    }
+    /* postscreen._EVENT for the violations logged most: the event word, text without
+     * "[" that ends in a space, the client's "[addr]:port", then the end, " ..." or
+     * ": ...".  add_evidence counts a violation as a postscreen reject. */
+    if ((starts(m, e, "HANGUP ") || starts(m, e, "PREGREET ")) && e - m <= MAX_EVENT) {
+        cur b = memchr(m, '[', (size_t)(e - m));
+        if (b == NULL || b[-1] != ' ' || !addr_port(b, e, &ip, &after)
+            || !(after == e || *after == ' ' || starts(after, e, ": ")))
+            return PYTHON_LINE;
+        la_on_evidence(g, 5, ip, 0, NONE_SPAN);
         return HANDLED;
     }
     return PYTHON_LINE;
