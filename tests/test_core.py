@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from loganalyze import core
+from loganalyze import core, parallel
 from loganalyze.cli.app import app
 from loganalyze.input import split as input_split
 from loganalyze.input.lines import KeptLines, LineSplitter
@@ -204,6 +204,28 @@ def _json(log: Path, monkeypatch: pytest.MonkeyPatch, choice: str, *extra: str) 
 def test_logs_same_json(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     compiled = os.environ.get("LOGANALYZE_CORE", "")
     assert _json(log, monkeypatch, "python") == _json(log, monkeypatch, compiled)
+
+
+@needs_core
+@pytest.mark.skipif(SANITIZED, reason="the sanitized run repeats the random test only")
+@pytest.mark.parametrize("log", [p for p in LOGS if p.stat().st_size > 4096 and not
+                                 p.name.endswith((".gz", ".json"))], ids=lambda p: p.name)
+def test_logs_cut_in_ranges_same_json(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real recordings read by several workers, each range's sessions built in C
+    # (sessions.c's range rules), against one sequential read on the Python core.
+    reference = _json(log, monkeypatch, "python", "--jobs", "1")
+    monkeypatch.setattr(input_split, "MIN_RANGE", max(1024, log.stat().st_size // 6))
+    ranges: list[int] = []
+    run_tasks = parallel.run_tasks
+
+    def counted(tasks: Any, *args: Any, **kwargs: Any) -> Any:
+        ranges.append(len(tasks))
+        return run_tasks(tasks, *args, **kwargs)
+
+    monkeypatch.setattr(parallel, "run_tasks", counted)
+    assert _json(log, monkeypatch, "", "--jobs", "3") == reference
+    assert _json(log, monkeypatch, "", "--jobs", "6") == reference
+    assert len(ranges) == 2 and min(ranges) >= 3, ranges  # really cut
 
 
 @needs_core
