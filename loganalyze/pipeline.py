@@ -186,8 +186,9 @@ def _check_of(sender: SenderStats, result: HeloCheckResult | None) -> Check | No
     """The check this sender failed: as logged, else as re-run; None if it passes."""
     if not sender.helo:
         return Check.HELO_REQUIRED if sender.helo_required_rejects else None
-    if sender.logged_checks:
-        return _first_in_order(sender.logged_checks)
+    logged = sender.logged_check_kinds
+    if logged:
+        return _first_in_order(logged)
     return result.first_failed if result is not None else None
 
 
@@ -203,7 +204,8 @@ def _finding(
     sender: SenderStats, traffic: Traffic, result: HeloCheckResult | None,
     options: AnalyzeOptions, spf_recheck: SpfOutcome | None, spf_missed: bool = False,
 ) -> Finding | None:
-    logged = _first_in_order(sender.logged_checks) if sender.logged_checks else None
+    logged_kinds = sender.logged_check_kinds
+    logged = _first_in_order(logged_kinds) if logged_kinds else None
     check_or_none = _check_of(sender, result)
     if check_or_none is None:
         return None
@@ -380,7 +382,7 @@ def judge_traffic(traffic: Traffic, options: AnalyzeOptions) -> Judged:
         # rejected" from today's DNS contradicts Postfix, not the sender.
         candidates = [s for s in traffic.senders.values()
                       if (check := _check_of(s, results.get(s.helo))) is not None
-                      and not (check is Check.UNKNOWN and not s.logged_checks
+                      and not (check is Check.UNKNOWN and not s.logged_check_kinds
                                and s.helo in proven)]
         rechecks = SpfRechecks({}) if distrust else _recheck_spf(candidates, options)
         findings = []

@@ -41,6 +41,16 @@ def as_counter(tally: Tally[Key]) -> Counter[Key]:
     return tally
 
 
+def keys(tally: Tally[Key]) -> tuple[Key, ...]:
+    """The keys counted, in first-seen order (no Counter made)."""
+    if tally is None:
+        return ()
+    if type(tally) is tuple:
+        return (tally[0],)
+    assert isinstance(tally, Counter)
+    return tuple(tally)
+
+
 def merged(mine: Tally[Key], theirs: Tally[Key]) -> Tally[Key]:
     """Both tallies' counts, in ``mine`` (the keys of ``theirs`` added in their order)."""
     if theirs is None:

@@ -22,7 +22,7 @@ from sys import intern
 
 from ..judge.checks import Check
 from .samples import Sample, as_set, capped_union, earlier, earliest_capped, items, later
-from .tally import Tally, as_counter, merged
+from .tally import Tally, as_counter, keys, merged
 
 # Enough to tell "few" from "many" recipients and to show examples.
 KEEP_EXAMPLES = 50
@@ -301,6 +301,11 @@ class SenderStats(_Names):
     def logged_checks(self) -> Counter[Check]:
         """HELO checks that rejected this sender, per the log (enforced or warning)."""
         return as_counter(self._logged_checks)
+
+    @property
+    def logged_check_kinds(self) -> tuple[Check, ...]:
+        """The keys of :attr:`logged_checks` (quicker: no Counter is made)."""
+        return keys(self._logged_checks)
 
     @property
     def spf(self) -> Counter[tuple[str, str]]:
