@@ -518,14 +518,19 @@ static void finish(engine *g, session *s) {
     free_session(s);
 }
 
-/* _close */
-static void close_session(engine *g, session *s, int disconnected) {
+/* The session is no longer open: out of the open map, the open list and its client's. */
+static void take_out(engine *g, session *s) {
     int64_t n;
     const char *k = open_key(g, span_of(s->host), span_of(s->service), span_of(s->pid), &n);
     slot *sl = map_find(&g->open, k, n, hash_bytes(k, n));
     if (sl) map_del(&g->open, sl);
     unlink_open(g, s);
     forget(g, s);
+}
+
+/* _close */
+static void close_session(engine *g, session *s, int disconnected) {
+    take_out(g, s);
     if (!disconnected) s->saw_disconnect = 0;
     finish(g, s);
 }
@@ -597,12 +602,7 @@ static session *session_of(engine *g, int64_t t, span host, span service, span p
 
 /* SessionBuilder.discard: the session leaves without being finished or counted. */
 static void discard(engine *g, session *s) {
-    int64_t n;
-    const char *k = open_key(g, span_of(s->host), span_of(s->service), span_of(s->pid), &n);
-    slot *sl = map_find(&g->open, k, n, hash_bytes(k, n));
-    if (sl) map_del(&g->open, sl);
-    unlink_open(g, s);
-    forget(g, s);
+    take_out(g, s);
     free_session(s);
 }
 
