@@ -137,10 +137,18 @@ _TAGS = ["postfix/smtpd[{p}]", "postfix/submission/smtpd[{p}]", "policyd-spf[77]
 _BAD_BYTES = [b"\x00", b"\xff", b"\r", b"\xc3", b"\t", b" "]
 
 
-def _stamp(when: datetime, rfc: bool, invalid: bool) -> str:
+# RFC 3339 as rsyslog (RSYSLOG_FileFormat), syslog-ng and journalctl -o short-iso(-precise)
+# write it, and forms only Python reads (other fractions, a lower-case z).
+_RFC_FORMS = ["T{hms}.{us}+01:00", "T{hms}.{us}+01:00", "T{hms}+01:00", "T{hms}+0100",
+              "T{hms}.{us}+0000", "T{hms}Z", "T{hms}.{us}Z", " {hms}.{us}-05:00", "T{hms}",
+              "T{hms}.{ms}+01:00", "T{hms}z", "T{hms}+01", "T{hms}.{us}7+01:00"]
+
+
+def _stamp(when: datetime, rfc: bool, invalid: bool, form: int = 0) -> str:
     if rfc:
         day = "02-30" if invalid else f"{when:%m-%d}"
-        return f"{when:%Y}-{day}T{when:%H:%M:%S}.{when.microsecond:06d}+01:00"
+        return f"{when:%Y}-{day}" + _RFC_FORMS[form].format(
+            hms=f"{when:%H:%M:%S}", us=f"{when.microsecond:06d}", ms=f"{when.microsecond:06d}"[:3])
     day = "31" if invalid and when.month in (2, 4, 6, 9, 11) else f"{when.day:2d}"
     return f"{when:%b} {day} {when:%H:%M:%S}"
 
@@ -150,12 +158,14 @@ def _log(draw: st.DrawFn) -> tuple[bytes, list[int]]:
     when = draw(st.sampled_from([datetime(2026, 12, 31, 23, 50), datetime(2026, 2, 27, 23, 0),
                                  datetime(2026, 11, 24, 22, 0)]))
     rfc_log = draw(st.booleans())
+    rfc_forms = draw(st.booleans())  # one stamp form (often), or any
     lines: list[bytes] = []
     for _ in range(draw(st.integers(0, 60))):
         step = draw(st.sampled_from([0, 0, 1, 2, 30, 700, 4000, -5, -40 * 86400]))
         when += timedelta(seconds=step, microseconds=draw(st.integers(0, 999)))
         rfc = rfc_log if draw(st.integers(0, 9)) else not rfc_log
-        stamp = _stamp(when, rfc, invalid=not draw(st.integers(0, 30)))
+        stamp = _stamp(when, rfc, invalid=not draw(st.integers(0, 30)),
+                       form=draw(st.integers(0, len(_RFC_FORMS) - 1)) if rfc_forms else 0)
         tag = draw(st.sampled_from(_TAGS)).format(p=draw(st.sampled_from([101, 102, 103])))
         host = draw(st.sampled_from(["mx", "mx", "mx2"]))
         ip = draw(st.sampled_from(_IPS))
@@ -169,7 +179,8 @@ def _log(draw: st.DrawFn) -> tuple[bytes, list[int]]:
             message = f"addr {ip or 'x'} listed by domain zen.spamhaus.org as 127.0.0.2"
         else:
             message = "4F1A2B3C: removed"
-        raw = f"{stamp} {host} {tag}: {message}".encode("utf-8", "surrogatepass")
+        solaris = "[ID 197553 mail.info] " if not draw(st.integers(0, 20)) else ""
+        raw = f"{stamp} {host} {tag}: {solaris}{message}".encode("utf-8", "surrogatepass")
         if not draw(st.integers(0, 15)):
             at = draw(st.integers(0, len(raw)))
             raw = raw[:at] + draw(st.sampled_from(_BAD_BYTES)) + raw[at:]

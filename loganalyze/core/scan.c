@@ -611,17 +611,36 @@ static int line(engine *g, scan_state *st, cur p, cur e, int postscreen_too) {
     for (cur c = p; c < e; c++)
         if (*c < 0x20 || *c > 0x7e) return PYTHON_LINE;
     cur tag;
-    int rfc = digit(p[0]);
-    if (rfc) { /* header.RFC_STAMP */
-        if (e - p < 34 || !(digit(p[1]) && digit(p[2]) && digit(p[3]) && p[4] == '-'
+    int rfc = digit(p[0]), fraction = 0, fast_stamp = 1;
+    if (rfc) {
+        /* header.ISO's stamp in the forms rsyslog, syslog-ng and journalctl -o short-iso
+         * write: a date, T or a space, the time, no fraction or six digits, no offset or
+         * Z, +hh:mm, +hhmm; then a space.  Only RFC_STAMP's (six digits, +hh:mm) is the
+         * Python fast path's; the others Python reads with header.ISO, which also drops
+         * a Solaris "[ID n facility.level] " (left to Python below). */
+        if (e - p < 21 || !(digit(p[1]) && digit(p[2]) && digit(p[3]) && p[4] == '-'
                             && digit(p[5]) && digit(p[6]) && p[7] == '-' && digit(p[8])
-                            && digit(p[9]) && (p[10] == 'T' || p[10] == ' ') && hms(p + 11)
-                            && p[19] == '.' && digit(p[20]) && digit(p[21]) && digit(p[22])
-                            && digit(p[23]) && digit(p[24]) && digit(p[25])
-                            && (p[26] == '+' || p[26] == '-') && digit(p[27]) && digit(p[28])
-                            && p[29] == ':' && digit(p[30]) && digit(p[31]) && p[32] == ' '))
+                            && digit(p[9]) && (p[10] == 'T' || p[10] == ' ') && hms(p + 11)))
             return PYTHON_LINE;
-        tag = p + 33;
+        cur q = p + 19;
+        if (*q == '.') {
+            cur d = digits_end(q + 1, e);
+            if (d - (q + 1) != 6) return PYTHON_LINE;
+            fraction = 1;
+            q = d;
+        }
+        int colon_offset = 0;
+        if (q < e && *q == 'Z') q++;
+        else if (q < e && (*q == '+' || *q == '-')) {
+            if (e - q < 5 || !digit(q[1]) || !digit(q[2])) return PYTHON_LINE;
+            colon_offset = q[3] == ':';
+            q += 3 + colon_offset;
+            if (e - q < 2 || !digit(q[0]) || !digit(q[1])) return PYTHON_LINE;
+            q += 2;
+        }
+        if (q >= e || *q != ' ') return PYTHON_LINE;
+        fast_stamp = fraction && colon_offset;
+        tag = q + 1;
     } else { /* header.SYSLOG_STAMP */
         if (e - p < 17 || !(upper(p[0]) && lower(p[1]) && lower(p[2]) && p[3] == ' '
                             && (p[4] == ' ' || digit(p[4])) && digit(p[5]) && p[6] == ' '
@@ -655,9 +674,11 @@ static int line(engine *g, scan_state *st, cur p, cur e, int postscreen_too) {
         return HANDLED;
     }
     int64_t t;
-    if (rfc) { /* datetime.fromisoformat(line[:26]) */
+    cur m = colon + 2;
+    if (!fast_stamp && starts(m, e, "[ID ")) return PYTHON_LINE;
+    if (rfc) { /* datetime.fromisoformat(line[:26]), or compat.parse_iso of the stamp */
         int64_t micro = 0;
-        for (int i = 20; i < 26; i++) micro = micro * 10 + (p[i] - '0');
+        for (int i = 20; fraction && i < 26; i++) micro = micro * 10 + (p[i] - '0');
         t = civil_time(two(p) * 100 + two(p + 2), two(p + 5), two(p + 8), two(p + 11),
                        two(p + 14), two(p + 17), micro);
         if (t < 0) return PYTHON_LINE;
@@ -672,7 +693,6 @@ static int line(engine *g, scan_state *st, cur p, cur e, int postscreen_too) {
             t = st->stamp_time;
         }
     }
-    cur m = colon + 2;
     int r;
     if (daemon == SMTPD) r = smtpd(g, t, host, service, pid, m, e);
     else if (daemon == SPF) r = spf(g, t, host, m, e);
