@@ -246,7 +246,8 @@ def test_aggregates_past_their_caps() -> None:
     with names, services, warnings, checks and SPF domains in mixed case: the records
     folded in C are those add_session makes."""
     ip, lines = "198.18.0.7", []
-    spf_domains = ["Y.Example", "ÜX.Example", "\u212a.example", "plain.example", ""]
+    spf_domains = ["Y.Example", "ÜX.Example", "\u212a.example", "plain.example", "",
+                   *(f"d{k}.Example" for k in range(20))]
     checks = ["450 4.7.1 <{h}>: Helo command rejected: Host not found",
               "550 5.7.1 <{h}>: Helo command rejected: Host not found",
               "450 4.7.2 <{h}>: Helo command rejected:  Host not found",
@@ -259,10 +260,11 @@ def test_aggregates_past_their_caps() -> None:
     for n, at in [(n, 17 * 60 * n) for n in range(1150)] + [(n, 60 * n) for n in range(40)]:
         pid = 100 + n % 3
         tag = f"postfix/{'submission/' if n % 7 == 0 else ''}smtpd[{pid}]"
-        name = ("a.example", "unknown", "b.example")[n % 11 % 3]
+        name = ("a.example", "unknown", "b.example", f"n{n % 17}.example")[n % 11 % 4]
         helo = ("Mail.Example.ORG", "mx", "[1.2.3.4]")[n % 3 if n % 13 == 0 else 0]
         client = f"{name}[{ip}]"
-        sender, rcpt = f"s{n % 70}@{spf_domains[n % 5]}", f"r{n % 61}@x.example"
+        sender = f"s{n % 70}@{spf_domains[n % len(spf_domains)]}"
+        rcpt = f"r{n % 61}@x.example"
         if n % 9 == 0:
             lines.append((at - 1, f"{tag}: warning: hostname {name} does not resolve to "
                                   f"address {ip}: Temporary failure in name resolution"))

@@ -292,18 +292,96 @@ typedef struct {
     int64_t count;
 } tentry;
 
+/* Where a key is in the array of a tally or of names once they hold many (Python's
+ * Counter finds a key in constant time: so must this, for a client logged under
+ * thousands of names, or a sender with thousands of SPF domains): one table for all,
+ * keyed by the array's owner and the key. */
+#define INDEX_FROM 8
+
+typedef struct {
+    const void *owner, *k1, *k2;
+    int64_t at;
+} ientry;
+
+typedef struct {
+    ientry *v;
+    int64_t cap, used;
+} key_index;
+
+static uint64_t ihash(const void *owner, const void *k1, const void *k2) {
+    uint64_t x = (uint64_t)(uintptr_t)owner * 0x9E3779B97F4A7C15ULL;
+    x ^= (uint64_t)(uintptr_t)k1 * 0xC2B2AE3D27D4EB4FULL;
+    x ^= (uint64_t)(uintptr_t)k2 * 0x165667B19E3779F9ULL;
+    x ^= x >> 31;
+    x *= 0xBF58476D1CE4E5B9ULL;
+    return x ^ (x >> 29);
+}
+
+/* The entry of (owner, k1, k2): its at is -1 when new. */
+static ientry *index_slot(key_index *ki, const void *owner, const void *k1, const void *k2) {
+#define key_index (*ki)
+    if ((key_index.used + 1) * 4 >= key_index.cap * 3) {
+        int64_t cap = key_index.cap ? key_index.cap * 2 : 1024;
+        ientry *v = malloc((size_t)cap * sizeof(ientry));
+        if (v == NULL) abort();
+        memset(v, 0, (size_t)cap * sizeof(ientry));
+        for (int64_t i = 0; i < key_index.cap; i++) {
+            ientry *e = &key_index.v[i];
+            if (e->owner == NULL) continue;
+            int64_t j = (int64_t)(ihash(e->owner, e->k1, e->k2) & (uint64_t)(cap - 1));
+            while (v[j].owner) j = (j + 1) & (cap - 1);
+            v[j] = *e;
+        }
+        free(key_index.v);
+        key_index.v = v;
+        key_index.cap = cap;
+    }
+    int64_t mask = key_index.cap - 1;
+    int64_t i = (int64_t)(ihash(owner, k1, k2) & (uint64_t)mask);
+    for (; key_index.v[i].owner; i = (i + 1) & mask) {
+        ientry *e = &key_index.v[i];
+        if (e->owner == owner && e->k1 == k1 && e->k2 == k2) return e;
+    }
+    key_index.used++;
+    key_index.v[i] = (ientry){owner, k1, k2, -1};
+    return &key_index.v[i];
+#undef key_index
+}
+
+/* The place of (k1, k2) among the n entries of owner's array v; -1 if absent, and then
+ * it will be at n (the caller appends it). */
+static int64_t find_key(key_index *ki, const void *owner, const tentry *v, int64_t n,
+                        const void *k1, const void *k2) {
+    if (n < INDEX_FROM) {
+        for (int64_t i = 0; i < n; i++)
+            if (v[i].k1 == k1 && v[i].k2 == k2) return i;
+        return -1;
+    }
+    if (n == INDEX_FROM) /* from now on through the index */
+        for (int64_t i = 0; i < n; i++) index_slot(ki, owner, v[i].k1, v[i].k2)->at = i;
+    ientry *e = index_slot(ki, owner, k1, k2);
+    if (e->at < 0) e->at = n;
+    else return e->at;
+    return -1;
+}
+
+static void free_index(key_index *ki) {
+    free(ki->v);
+    *ki = (key_index){0};
+}
+
 typedef struct {
     tentry *v;
     int64_t n;
 } tally;
 
 /* tally.tallied */
-static void tallied(tally *t, const void *k1, const void *k2, int64_t count) {
-    for (int64_t i = 0; i < t->n; i++)
-        if (t->v[i].k1 == k1 && t->v[i].k2 == k2) {
-            t->v[i].count += count;
-            return;
-        }
+static void tallied(key_index *ki, tally *t, const void *k1, const void *k2, int64_t count) {
+    int64_t at = find_key(ki, t, t->v, t->n, k1, k2);
+    if (at >= 0) {
+        t->v[at].count += count;
+        return;
+    }
     ROOM(t->v, t->n);
     t->v[t->n++] = (tentry){k1, k2, count};
 }
@@ -321,7 +399,7 @@ static void free_names(names *m) {
 }
 
 /* _Names._add_name */
-static void add_name(names *m, istr *name) {
+static void add_name(key_index *ki, names *m, istr *name) {
     if (m->n == 0) {
         m->p = name;
         m->count = 1;
@@ -341,11 +419,11 @@ static void add_name(names *m, istr *name) {
         return;
     }
     tentry *v = m->p;
-    for (int64_t i = 0; i < m->n; i++)
-        if (v[i].k1 == name) {
-            v[i].count++;
-            return;
-        }
+    int64_t at = find_key(ki, m, v, m->n, name, NULL);
+    if (at >= 0) {
+        v[at].count++;
+        return;
+    }
     ROOM(v, m->n);
     m->p = v;
     v[m->n++] = (tentry){name, NULL, 1};
@@ -513,6 +591,7 @@ struct agg {
     int written;        /* agg_take: all the parts are written out */
     buf *parts;         /* each freed once given */
     int64_t n_parts, cap_parts, next_given;
+    key_index index; /* the places of keys in the records' large tallies and names */
 };
 
 agg *agg_new(classify_fn classify, int unknown_check) {
@@ -579,6 +658,7 @@ static void release(agg *a) {
     a->since = NULL;
     a->n_hosts = a->cap_hosts = a->n_since = a->cap_since = 0;
     clear_cache(a);
+    free_index(&a->index);
     a_free(a->helo_v);
     a_free(a->check_v);
     a->helo_v = NULL;
@@ -750,8 +830,8 @@ static uint32_t envelope(const session *s) {
 }
 
 /* fold._count_again */
-static void count_again(sender *x, istr *name, int64_t start, int64_t end) {
-    add_name(&x->names, name);
+static void count_again(agg *a, sender *x, istr *name, int64_t start, int64_t end) {
+    add_name(&a->index, &x->names, name);
     times *attempts = &x->attempts;
     if (!attempts->has) {
         attempts->has = 1;
@@ -790,7 +870,7 @@ static void fold_helo_rejects(agg *a, const session *s, sender *x, const int64_t
     for (int64_t i = 0; i < n; i++) {
         int seen = 0;
         for (int64_t j = 0; j < i; j++) seen |= check[j] == check[i];
-        if (!seen) tallied(&x->logged_checks, (void *)(intptr_t)check[i], NULL, 1);
+        if (!seen) tallied(&a->index, &x->logged_checks, (void *)(intptr_t)check[i], NULL, 1);
     }
     /* enforced: the HELO rejects that are not warnings */
     int64_t n_enforced = 0, first_enforced = -1, last_enforced = -1;
@@ -846,7 +926,7 @@ void agg_session(agg *a, const session *s) {
     client *c = client_of(a, ip);
     c->sessions++;
     istr *name = intern_str(a, s->name);
-    add_name(&c->names, name);
+    add_name(&a->index, &c->names, name);
     c->queued += s->queued;
     if (s->hostname_warning.n > 0) {
         c->hostname_warnings++;
@@ -873,7 +953,7 @@ void agg_session(agg *a, const session *s) {
                 helo[n_helo] = i;
                 check[n_helo++] = CHECK(code);
             }
-            tallied(&c->rejects, (void *)(intptr_t)CATEGORY(code), NULL, 1);
+            tallied(&a->index, &c->rejects, (void *)(intptr_t)CATEGORY(code), NULL, 1);
             /* judge/bans.crowdsec_counts: not a warning, an smtpd service, the text */
             if (!r->warning && smtpd && CROWDSEC(code)) {
                 c->helo_reject_lines++;
@@ -900,9 +980,9 @@ void agg_session(agg *a, const session *s) {
         x->helo = helo_name;
         x->first_seen = s->start;
         x->last_seen = s->end;
-        add_name(&x->names, name);
+        add_name(&a->index, &x->names, name);
     } else {
-        count_again(x, name, s->start, s->end);
+        count_again(a, x, name, s->start, s->end);
     }
     x->sessions++;
     /* start.date(): days since 0001-01-01 (times are never before it) */
@@ -939,7 +1019,7 @@ void agg_session(agg *a, const session *s) {
         for (int64_t k = 0; k < b->n; k++)
             if (b->p[k] >= 'A' && b->p[k] <= 'Z') b->p[k] = (char)(b->p[k] + 32);
         istr *domain = intern(&a->strings, b->p, b->n);
-        tallied(&x->spf, intern_str(a, r->result), domain, 1);
+        tallied(&a->index, &x->spf, intern_str(a, r->result), domain, 1);
     }
     for (int64_t i = 0; i < s->n_senders; i++)
         sample_one(&x->senders, intern_str(a, s->senders[i]), KEEP_EXAMPLES);
