@@ -299,6 +299,8 @@ def test_evidence_and_sessions_interleaved() -> None:
     evidence = ["postfix/postscreen[5]: CONNECT from [{ip}]:4242 to [198.51.100.1]:25",
                 "postfix/postscreen[5]: PASS NEW [{ip}]:4242",
                 "postfix/postscreen[5]: DNSBL rank 3 for [{ip}]:4242",
+                "postfix/postscreen[5]: DNSBL rank 99999999999999999999999 for [{ip}]:4242",
+                "postfix/postscreen[5]: DNSBL rank -99999999999999999999999 for [{ip}]:4242",
                 "postfix/postscreen[5]: PREGREET 11 after 0.1 from [{ip}]:4242: EHLO x",
                 "postfix/postscreen[5]: HANGUP after 1.2 from [{ip}]:4242 in tests after "
                 "SMTP handshake",

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from sys import intern
 from typing import TYPE_CHECKING, Any
 
-from ..aggregate.fold import _DAYS, DNSBL_LISTED, DNSBL_RANK
+from ..aggregate.fold import _DAYS, DNSBL_LISTED, DNSBL_RANK, SEEN
 from ..aggregate.samples import Sample
 from ..aggregate.tally import Tally, tallied
 from ..aggregate.traffic import ClientStats, SenderStats, Traffic
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 EPOCH = datetime(1, 1, 1)
 """Times cross as microseconds since this (naive wall-clock time, as Python compares it)."""
 _MICROSECOND = timedelta(microseconds=1)
+_INT64_MAX, _INT64_MIN = (1 << 63) - 1, -(1 << 63)
 _NONE_FIELD = struct.pack("<q", -1)
 _LENGTH = struct.Struct("<q").pack
 
@@ -150,6 +151,8 @@ class CompiledSessions:
         """Whether the finished sessions and the evidence fold into aggregates in C
         (``aggregate.c``), given to the collector's traffic at :meth:`close`; else the
         sessions come back one by one (:meth:`drain`)."""
+        self._big_ranks: dict[str, int] = {}
+        """DNSBL ranks of the aggregates' clients too large for C, by address."""
         self.folds = self.aggregates
         """Whether this builder folded (or folds) the aggregates in C."""
         if self.aggregates:
@@ -217,6 +220,10 @@ class CompiledSessions:
         domain = value.encode("utf-8", "replace") if op == DNSBL_LISTED and isinstance(
             value, str) else b""
         rank = value if op == DNSBL_RANK and isinstance(value, int) else 0
+        if rank > _INT64_MAX and ip:  # beyond C's integers: kept here, the client made there
+            self._big_ranks[ip] = max(self._big_ranks.get(ip, 0), rank)
+            op, rank = SEEN, 0
+        rank = max(rank, _INT64_MIN)  # a rank below 0 changes nothing (the rank starts at 0)
         self._lib.la_agg_evidence(self._engine, op, address, len(address), rank, domain,
                                   len(domain))
 
@@ -334,7 +341,7 @@ class CompiledSessions:
         client.hostname_warnings = warnings
         client.temporary_hostname_warnings = temporary
         client.postscreen_pass = passed
-        client.dnsbl_rank = rank
+        client.dnsbl_rank = max(rank, self._big_ranks.get(client.ip, rank))
         client.postscreen_rejects = postscreen_rejects
         client.spf_rejects = spf_rejects
         client.helo_reject_lines = reject_lines
