@@ -5,7 +5,7 @@
  * (a reply's HELO check and category, helo_check / Reject.category / crowdsec_counts)
  * is asked of Python once per distinct text (engine.py _classify).  At the end the
  * records go to Python in bulk (la_agg_take), which makes exactly the ClientStats and
- * SenderStats add_session would have made (engine.py _Aggregates).
+ * SenderStats add_session would have made (engine.py CompiledSessions._take_aggregates).
  *
  * Strings are interned here: one copy per distinct text, compared by pointer; the
  * samples keep them sorted by bytes, which for valid UTF-8 is Python's code-point
@@ -20,7 +20,7 @@
 #include "core.h"
 #include "sessions.h"
 
-/* aggregate/traffic.py */
+/* aggregate/traffic.py (engine.py folds in C only while they agree: la_agg_keeps) */
 #define KEEP_EXAMPLES 50
 #define KEEP_CLIENT_SENDERS 10
 #define KEEP_LISTS 10
@@ -50,6 +50,14 @@ void la_set_allocator(void *(*m)(size_t), void *(*r)(void *, size_t), void (*f)(
     (void)r;
     (void)f;
 #endif
+}
+
+/* The caps above, in traffic.py's order: KEEP_EXAMPLES, KEEP_CLIENT_SENDERS, KEEP_LISTS,
+ * KEEP_ATTEMPTS, KEEP_BAN_LINES, KEEP_REPLIES, KEEP_ENVELOPES. */
+void la_agg_keeps(int64_t *out) {
+    int64_t keeps[] = {KEEP_EXAMPLES, KEEP_CLIENT_SENDERS, KEEP_LISTS, KEEP_ATTEMPTS,
+                       KEEP_BAN_LINES, KEEP_REPLIES, KEEP_ENVELOPES};
+    memcpy(out, keeps, sizeof keeps);
 }
 
 static void *xalloc(size_t n) {

@@ -23,7 +23,18 @@ from typing import TYPE_CHECKING, Any
 from ..aggregate.fold import _DAYS, DNSBL_LISTED, DNSBL_RANK, SEEN
 from ..aggregate.samples import Sample
 from ..aggregate.tally import Tally, tallied
-from ..aggregate.traffic import ClientStats, SenderStats, Traffic
+from ..aggregate.traffic import (
+    KEEP_ATTEMPTS,
+    KEEP_BAN_LINES,
+    KEEP_CLIENT_SENDERS,
+    KEEP_ENVELOPES,
+    KEEP_EXAMPLES,
+    KEEP_LISTS,
+    KEEP_REPLIES,
+    ClientStats,
+    SenderStats,
+    Traffic,
+)
 from ..judge.bans import crowdsec_counts
 from ..judge.checks import Check
 from ..model import EVIDENCE_KINDS, LogRecord
@@ -67,6 +78,7 @@ def declare(lib: ctypes.CDLL) -> None:
         "la_agg_evidence": (None, [vp, ctypes.c_int, ctypes.c_char_p, i64, i64,
                                    ctypes.c_char_p, i64]),
         "la_agg_take": (vp, [vp, i64p]),
+        "la_agg_keeps": (None, [i64p]),
     }
     # The aggregates folded in C take Python's allocator (aggregate.c la_set_allocator):
     # the library is loaded with the GIL held in its calls (core._load, ctypes.PyDLL).
@@ -78,6 +90,17 @@ def declare(lib: ctypes.CDLL) -> None:
         function = getattr(lib, name)
         function.restype = restype
         function.argtypes = argtypes
+
+
+_KEEPS = (KEEP_EXAMPLES, KEEP_CLIENT_SENDERS, KEEP_LISTS, KEEP_ATTEMPTS, KEEP_BAN_LINES,
+          KEEP_REPLIES, KEEP_ENVELOPES)
+
+
+def _keeps_agree(lib: ctypes.CDLL) -> bool:
+    """Whether aggregate.c caps the samples and lists as traffic.py does."""
+    keeps = (ctypes.c_int64 * len(_KEEPS))()
+    lib.la_agg_keeps(keeps)
+    return tuple(keeps) == _KEEPS
 
 
 def microseconds(when: datetime) -> int:
@@ -147,7 +170,8 @@ class CompiledSessions:
         self._size = ctypes.c_int64()
         self._counts = (ctypes.c_int64 * 4)()
         self._times: dict[int, datetime] = {}
-        self.aggregates = collector.sessions_make_clients and _empty(collector.traffic)
+        self.aggregates = (collector.sessions_make_clients and _empty(collector.traffic)
+                           and _keeps_agree(lib))
         """Whether the finished sessions and the evidence fold into aggregates in C
         (``aggregate.c``), given to the collector's traffic at :meth:`close`; else the
         sessions come back one by one (:meth:`drain`)."""
