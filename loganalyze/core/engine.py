@@ -4,9 +4,15 @@
 The C scanner reads the frequent lines of a block of bytes straight into the C
 builder; :meth:`~loganalyze.parse.scan.Tokenizer.scan` reads the other lines in
 Python and gives their events to the same builder through :attr:`CompiledSessions.lines`.
-Finished sessions and postscreen/dnsblog evidence come back in bulk, as JSON, in
-log order, and go to the collector exactly as its Python builder would have given
-them (:meth:`CompiledSessions.drain`), so the aggregates do not depend on the core.
+When the collector folds its sessions with
+:func:`~loganalyze.aggregate.fold.add_session` (the sequential run, a split run's
+range workers), finished sessions and evidence are folded into aggregates in C
+(``aggregate.c``), evidence Python reads going there too, and at the end the records
+come back in bulk as the very ``ClientStats`` and ``SenderStats`` ``add_session`` makes
+(:meth:`CompiledSessions.close`). Otherwise finished sessions and postscreen/dnsblog
+evidence come back in bulk, as JSON, in log order, and go to the collector exactly as
+its Python builder would have given them (:meth:`CompiledSessions.drain`). Either way
+the aggregates do not depend on the core.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 /* The compiled core's session builder (issue 17): loganalyze/sessions.py's
  * SessionBuilder, rule for rule, for the sequential run.  The scanner (scan.c) and
  * Python (for the lines only it reads) call the la_on_* events in log order;
- * finished sessions and the postscreen/dnsblog evidence go, in that same order, to a
- * JSON buffer that Python takes in bulk (loganalyze/core/engine.py), so the
- * aggregates see exactly what the Python builder would have given them.
+ * finished sessions and the postscreen/dnsblog evidence go, in that same order, to the
+ * aggregates folded in C (aggregate.c, when la_set_aggregate asked) or to a JSON buffer
+ * that Python takes in bulk (loganalyze/core/engine.py), so the aggregates see exactly
+ * what the Python builder would have given them.
  *
  * Times are microseconds since 0001-01-01 of naive wall-clock time, as Python's
  * naive datetimes compare and subtract.  Every string is copied with its length;
