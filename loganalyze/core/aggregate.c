@@ -722,7 +722,7 @@ static int classify(agg *a, str reason) {
     int64_t mask = a->cache_cap - 1;
     int64_t i = (int64_t)(h & (uint64_t)mask);
     for (; a->cache[i].key; i = (i + 1) & mask)
-        if (a->cache[i].n == n && memcmp(a->cache[i].key, reason.p, (size_t)n) == 0)
+        if (a->cache[i].n == n && (n == 0 || memcmp(a->cache[i].key, reason.p, (size_t)n) == 0))
             return a->cache[i].code;
     char *key = malloc((size_t)n + 1); /* malloc's too (see intern) */
     if (key == NULL) abort();
