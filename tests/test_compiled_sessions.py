@@ -35,9 +35,9 @@ NOW = datetime(2027, 1, 10, 12, 0)
 
 _CLIENTS = ["unknown[198.18.0.1]", "mail.example.org[198.18.0.2]", "a.example[198.18.0.2]",
             "x[2001:db8::1]", "unknown[198.18.0.3]:2525", "[198.18.0.4]", "b[]", "c[1 2]"]
-_HELOS = ["mail.example.org", "localhost", "x;y", "a>b", "a> to=<b", "", "ip-1-2-3-4.ec2.internal",
+_HELOS = ["mail.example.org", "Mail.Example.ORG", "ÜNÏ.x", "\u212a", "localhost", "x;y", "a>b", "a> to=<b", "", "ip-1-2-3-4.ec2.internal",
           "h>", "<h>", "a; from=<b>", "ünï", "sasl_x=y", "h\x01"]
-_ADDRS = ["a@b.example", "", "x>y@z", "a>, to=<b", "q@x", "bounce+1@lists.example.org"]
+_ADDRS = ["a@b.example", "a@B.Example", "x@Ü.Example", "", "x>y@z", "a>, to=<b", "q@x", "bounce+1@lists.example.org"]
 _REPLIES = [
     "450 4.7.1 <{h}>: Helo command rejected: Host not found",
     "504 5.5.2 <{h}>: Helo command rejected: need fully-qualified hostname",
@@ -237,20 +237,125 @@ def test_same_sessions_as_python(log: tuple[bytes, list[int]]) -> None:
 
 
 def _state(stats: object) -> dict[str, Any]:
-    """Every attribute of an aggregate record (they compare by identity)."""
-    return {name: getattr(stats, name, None) for cls in type(stats).__mro__
-            for name in getattr(cls, "__slots__", ())}
+    """Every attribute of an aggregate record (they compare by identity), with its type
+    (a bare item is not a tuple of one, a tuple tally not a Counter)."""
+    return {name: (type(value).__name__, value) for cls in type(stats).__mro__
+            for name in getattr(cls, "__slots__", ())
+            for value in (getattr(stats, name, None),)}
 
 
 def _fold(data: bytes, cuts: list[int], raw: bool) -> tuple[Any, ...]:
     """The aggregates, as the sequential run makes them (add_session), in order."""
     collector = TrafficCollector()
     _collect(data, cuts, raw, ALL_KINDS, collector)
+    # the compiled core folds the aggregates itself (core/aggregate.c)
+    assert collector.compiled is None or collector.compiled.folds
     traffic = collector.traffic
     return ([(ip, _state(c)) for ip, c in traffic.clients.items()],
             [(key, _state(s)) for key, s in traffic.senders.items()], traffic.sessions,
             traffic.sessions_with_helo, list(traffic.hosts.items()),
             list(traffic.unknown_check_since.items()), collector.stats)
+
+
+def _syslog(start: datetime, lines: list[tuple[int, str]]) -> bytes:
+    """Lines ``(seconds after start, tag: message)`` with traditional stamps."""
+    return "".join(f"{start + timedelta(seconds=at):%b %e %H:%M:%S} mx {text}\n"
+                   for at, text in lines).encode()
+
+
+def test_aggregates_past_their_caps() -> None:
+    """One busy client and sender, beyond every cap of the aggregates (attempts, ban
+    lines, samples of recipients, senders, replies, envelopes, DNSBL lists), over days,
+    with names, services, warnings, checks and SPF domains in mixed case: the records
+    folded in C are those add_session makes."""
+    ip, lines = "198.18.0.7", []
+    spf_domains = ["Y.Example", "ÜX.Example", "\u212a.example", "plain.example", "",
+                   *(f"d{k}.Example" for k in range(20))]
+    checks = ["450 4.7.1 <{h}>: Helo command rejected: Host not found",
+              "550 5.7.1 <{h}>: Helo command rejected: Host not found",
+              "450 4.7.2 <{h}>: Helo command rejected:  Host not found",
+              "504 5.5.2 <{h}>:  Helo command rejected: need fully-qualified hostname",
+              "504 5.5.2 <{h}>: Helo command rejected: need fully-qualified hostname",
+              "501 5.5.2 <{h}>: Helo command rejected: Invalid name",
+              "550 5.1.1 <r@x>: Recipient address rejected: User unknown"]
+    at = 0
+    # the last sessions start before the others: the earliest attempts are kept
+    for n, at in [(n, 17 * 60 * n) for n in range(1150)] + [(n, 60 * n) for n in range(40)]:
+        pid = 100 + n % 3
+        tag = f"postfix/{'submission/' if n % 7 == 0 else ''}smtpd[{pid}]"
+        name = ("a.example", "unknown", "b.example", f"n{n % 17}.example")[n % 11 % 4]
+        helo = ("Mail.Example.ORG", "mx", "[1.2.3.4]")[n % 3 if n % 13 == 0 else 0]
+        client = f"{name}[{ip}]"
+        sender = f"s{n % 70}@{spf_domains[n % len(spf_domains)]}"
+        rcpt = f"r{n % 61}@x.example"
+        if n % 9 == 0:
+            lines.append((at - 1, f"{tag}: warning: hostname {name} does not resolve to "
+                                  f"address {ip}: Temporary failure in name resolution"))
+        lines.append((at, f"{tag}: connect from {client}"))
+        if n % 4:
+            for k in range(1 + n % 3):
+                action = "reject_warning" if n % 10 == 0 else "reject"
+                reply = checks[(n + k) % len(checks)].format(h=helo)
+                lines.append((at + 1, f"{tag}: NOQUEUE: {action}: RCPT from {client}: {reply}; "
+                                      f"from=<{sender}> to=<{rcpt}> proto=ESMTP "
+                                      f"helo=<{helo}>"))
+        else:
+            lines.append((at + 1, f"{tag}: 4F1A{n:04X}: client={client}"))
+        identity = "mailfrom" if n % 3 else "helo"
+        lines.append((at + 2, f"policyd-spf[77]: prepend Received-SPF: Pass (mailfrom) "
+                              f"identity={identity}; client-ip={ip}; helo={helo}; "
+                              f"envelope-from={sender}; receiver=<UNKNOWN> "))
+        lines.append((at + 2, f"postfix/dnsblog[6]: addr {ip} listed by domain "
+                              f"list{n % 13}.example as 127.0.0.2"))
+        if n % 5 == 0:
+            lines.append((at + 2, f"{tag}: 4F1B{n:04X}: client={client}"))
+        lines.append((at + 3, f"{tag}: disconnect from {client} ehlo=1 mail=1 rcpt=0/1 "
+                              f"quit=1 commands=3/4"))
+    data = _syslog(datetime(2026, 11, 20, 0, 0), lines)
+    assert _fold(data, [], raw=True) == _fold(data, [], raw=False)
+
+
+def test_evidence_and_sessions_interleaved() -> None:
+    """Evidence lines the scanner reads and those Python reads, before, inside and
+    after the sessions of the same clients: the clients come in the same order, with
+    the same evidence."""
+    evidence = ["postfix/postscreen[5]: CONNECT from [{ip}]:4242 to [198.51.100.1]:25",
+                "postfix/postscreen[5]: PASS NEW [{ip}]:4242",
+                "postfix/postscreen[5]: DNSBL rank 3 for [{ip}]:4242",
+                "postfix/postscreen[5]: DNSBL rank 99999999999999999999999 for [{ip}]:4242",
+                "postfix/postscreen[5]: DNSBL rank -99999999999999999999999 for [{ip}]:4242",
+                "postfix/postscreen[5]: PREGREET 11 after 0.1 from [{ip}]:4242: EHLO x",
+                "postfix/postscreen[5]: HANGUP after 1.2 from [{ip}]:4242 in tests after "
+                "SMTP handshake",
+                "postfix/postscreen[5]: NOQUEUE: reject: RCPT from [{ip}]:4242: 550 5.7.1 "
+                "Service unavailable; client [{ip}] blocked using zen.spamhaus.org; "
+                "from=<a@b>, to=<c@d>, proto=ESMTP, helo=<x>",
+                "postfix/dnsblog[6]: addr {ip} listed by domain zen.spamhaus.org as 127.0.0.2",
+                "policyd-spf[77]: : 550 5.7.23 Message rejected due to: SPF fail - not "
+                "authorized. Please see http://www.openspf.net/Why?s=mfrom;id=a@b;ip={ip};"
+                "r=<UNKNOWN>",
+                "postfix/postscreen[5]: DISCONNECT [{ip}]:4242"]
+    ips = [f"198.18.1.{n}" for n in range(8)]
+    for order in range(4):
+        lines, at = [], 0
+        for n in range(40):
+            ip = ips[(n * (order + 3)) % len(ips)]
+            at += 5
+            kind = (n + order) % 3
+            if kind == 0:
+                lines.append((at, evidence[(n * 7 + order) % len(evidence)].format(ip=ip)))
+            else:
+                tag = f"postfix/smtpd[{200 + n % 4}]"
+                lines += [(at, f"{tag}: connect from x[{ip}]"),
+                          (at + 1, f"{tag}: NOQUEUE: reject: RCPT from x[{ip}]: 450 4.7.1 <h>: "
+                                   "Helo command rejected: Host not found; from=<a@b> "
+                                   "to=<c@d> proto=ESMTP helo=<h>"),
+                          (at + 2, evidence[(n + order) % len(evidence)].format(
+                              ip=ips[(n + 1) % len(ips)])),
+                          (at + 3, f"{tag}: disconnect from x[{ip}] ehlo=1 quit=1 commands=2")]
+        data = _syslog(datetime(2026, 11, 24, 22, 0), lines)
+        for cuts in ([], [len(data) // 3, len(data) // 2]):
+            assert _fold(data, cuts, raw=True) == _fold(data, cuts, raw=False)
 
 
 @pytest.mark.parametrize("long", [

@@ -17,8 +17,17 @@ from ..sessions import LineCounter, SessionBuilder, SmtpSession
 
 if TYPE_CHECKING:
     from ..core.engine import CompiledSessions
-from .fold import add_dnsbl_list, add_evidence, add_session
-from .traffic import ClientStats, Traffic
+from .fold import (
+    DNSBL_LISTED,
+    DNSBL_RANK,
+    POSTSCREEN_PASS,
+    POSTSCREEN_REJECT,
+    SEEN,
+    add_session,
+    evidence_of,
+    fold_evidence,
+)
+from .traffic import Traffic
 
 
 class TrafficCollector(SessionBuilder):
@@ -41,7 +50,6 @@ class TrafficCollector(SessionBuilder):
         lines: LineCounter | None = None,
     ) -> None:
         self.traffic = traffic if traffic is not None else Traffic()
-        self._clients = self.traffic.clients
         self.window = window
         add = partial(add_session, self.traffic) if on_session is None else on_session
         self.sessions_make_clients = on_session is None
@@ -51,6 +59,8 @@ class TrafficCollector(SessionBuilder):
         self._evidence = True
         self._compiled: CompiledSessions | None = None
         self._compiled_tried = False
+        self._aggregates: CompiledSessions | None = None
+        """The compiled builder, while it folds this collector's aggregates in C."""
 
     @property
     def compiled(self) -> CompiledSessions | None:
@@ -69,6 +79,8 @@ class TrafficCollector(SessionBuilder):
                 from .. import core
 
                 self._compiled = core.compiled_sessions(self)
+                if self._compiled is not None and self._compiled.aggregates:
+                    self._aggregates = self._compiled
         return self._compiled
 
     def _compiled_builds_alike(self) -> bool:
@@ -86,53 +98,54 @@ class TrafficCollector(SessionBuilder):
         """Any record: session lines to the builder, evidence to the client."""
         if record.kind in EVIDENCE_KINDS:
             if self._all_times or (self._evidence and self.window.holds(record.time)):
-                add_evidence(self.traffic, record)
+                self._fold_evidence(record.client_ip, *evidence_of(record))
         else:
             self.apply(record)
 
     def finish(self) -> None:
         """End of input: the sessions still open are cut off and counted."""
         if self._compiled is not None:
-            self._compiled.close()
+            self._compiled.close()  # the aggregates it folded are in traffic now
+            self._aggregates = None
         for _ in self.close():
             pass
 
-    def _client(self, time: datetime, ip: str) -> ClientStats | None:
-        """The client of an evidence line logged at ``time``; None outside the window."""
-        if not ip or not (self._all_times or (self._evidence and self.window.holds(time))):
-            return None
-        client = self._clients.get(ip)
-        if client is None:
-            client = self._clients[ip] = ClientStats(ip)
-        return client
+    def _fold_evidence(self, ip: str, op: int, value: int | str | None) -> None:
+        """:func:`~loganalyze.aggregate.fold.fold_evidence`, where the aggregates are
+        (in C while the compiled core folds them)."""
+        if self._aggregates is not None:
+            self._aggregates.evidence(ip, op, value)
+        else:
+            fold_evidence(self.traffic, ip, op, value)
+
+    def _counts(self, time: datetime) -> bool:
+        """Whether an evidence line logged at ``time`` counts (inside the window)."""
+        return self._all_times or (self._evidence and self.window.holds(time))
 
     def postscreen_seen(self, time: datetime, ip: str) -> None:
         """postscreen CONNECT or DISCONNECT: the client exists (as add_evidence records it)."""
-        self._client(time, ip)
+        if self._counts(time):
+            self._fold_evidence(ip, SEEN, None)
 
     def postscreen_pass(self, time: datetime, ip: str) -> None:
         """postscreen PASS NEW/OLD."""
-        client = self._client(time, ip)
-        if client is not None:
-            client.postscreen_pass += 1
+        if self._counts(time):
+            self._fold_evidence(ip, POSTSCREEN_PASS, None)
 
     def postscreen_dnsbl(self, time: datetime, ip: str, rank: int) -> None:
         """postscreen DNSBL rank N."""
-        client = self._client(time, ip)
-        if client is not None:
-            client.dnsbl_rank = max(client.dnsbl_rank, rank or 0)
+        if self._counts(time):
+            self._fold_evidence(ip, DNSBL_RANK, rank or 0)
 
     def postscreen_reject(self, time: datetime, ip: str) -> None:
         """postscreen's own reject line (as add_evidence records it)."""
-        client = self._client(time, ip)
-        if client is not None:
-            client.postscreen_rejects += 1
+        if self._counts(time):
+            self._fold_evidence(ip, POSTSCREEN_REJECT, None)
 
     def dnsbl_listed(self, time: datetime, ip: str, domain: str) -> None:
         """dnsblog: the address is listed by ``domain``."""
-        client = self._client(time, ip)
-        if client is not None:
-            add_dnsbl_list(client, domain)
+        if self._counts(time):
+            self._fold_evidence(ip, DNSBL_LISTED, domain)
 
 
 # Allocations between two runs of the youngest garbage collection while collecting.

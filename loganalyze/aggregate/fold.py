@@ -255,33 +255,59 @@ def _fold_helo_rejects(traffic: Traffic, session: SmtpSession, sender: SenderSta
 _POSTSCREEN_VIOLATIONS = ("PREGREET", "HANGUP", "COMMAND", "NON-SMTP", "BARE NEWLINE",
                           "DENYLISTED", "BLACKLISTED")
 
+# What an evidence line does to its client (fold_evidence); the compiled core's
+# aggregates (core/aggregate.c agg_evidence) number them alike.
+SEEN, POSTSCREEN_PASS, DNSBL_RANK, DNSBL_LISTED, POSTSCREEN_REJECT, SPF_REJECT = range(1, 7)
+Evidence = tuple[int, int | str | None]
+"""One of those operations and its value (a DNSBL rank, a list's domain, or None)."""
 
-def add_evidence(traffic: Traffic, record: LogRecord) -> None:
-    """Fold a postscreen, dnsblog or SPF-reject record into its client's evidence."""
-    ip = record.client_ip
+
+def evidence_of(record: LogRecord) -> Evidence:
+    """What a postscreen, dnsblog or SPF-reject record does to its client."""
+    kind = record.kind
+    if kind is Kind.POSTSCREEN_PASS:
+        return POSTSCREEN_PASS, None
+    if kind is Kind.POSTSCREEN_DNSBL:
+        return DNSBL_RANK, record.score or 0
+    if kind is Kind.DNSBL_LISTED:
+        return DNSBL_LISTED, record.reason
+    if kind is Kind.POSTSCREEN_REJECT:
+        return POSTSCREEN_REJECT, None
+    if kind is Kind.POSTSCREEN_EVENT:
+        if record.stage.startswith(_POSTSCREEN_VIOLATIONS):
+            return POSTSCREEN_REJECT, None
+    elif kind is Kind.SPF_REJECT:
+        return SPF_REJECT, None
+    return SEEN, None
+
+
+def fold_evidence(traffic: Traffic, ip: str, op: int, value: int | str | None) -> None:
+    """Fold one evidence operation (:func:`evidence_of`) into the client ``ip``; the
+    client exists from then on, whatever the operation."""
     if not ip:
         return
     client = traffic.clients.get(ip)
     if client is None:
         client = traffic.clients[ip] = ClientStats(ip)
-    kind = record.kind
-    if kind is Kind.POSTSCREEN_PASS:
+    if op == POSTSCREEN_PASS:
         client.postscreen_pass += 1
-    elif kind is Kind.POSTSCREEN_DNSBL:
-        client.dnsbl_rank = max(client.dnsbl_rank, record.score or 0)
-    elif kind is Kind.DNSBL_LISTED:
-        add_dnsbl_list(client, record.reason)
-    elif kind is Kind.POSTSCREEN_REJECT:
+    elif op == DNSBL_RANK:
+        assert isinstance(value, int)
+        client.dnsbl_rank = max(client.dnsbl_rank, value)
+    elif op == DNSBL_LISTED:
+        assert isinstance(value, str)
+        add_dnsbl_list(client, value)
+    elif op == POSTSCREEN_REJECT:
         client.postscreen_rejects += 1
-    elif kind is Kind.POSTSCREEN_EVENT:
-        if record.stage.startswith(_POSTSCREEN_VIOLATIONS):
-            client.postscreen_rejects += 1
-    elif kind is Kind.SPF_REJECT:
+    elif op == SPF_REJECT:
         client.spf_rejects += 1
+
+
+def add_evidence(traffic: Traffic, record: LogRecord) -> None:
+    """Fold a postscreen, dnsblog or SPF-reject record into its client's evidence."""
+    fold_evidence(traffic, record.client_ip, *evidence_of(record))
 
 
 def add_dnsbl_list(client: ClientStats, domain: str) -> None:
     # Interned: a few lists name many clients.
     client._dnsbl_lists = sample(client._dnsbl_lists, (intern(domain),), KEEP_LISTS)
-
-

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..aggregate.collector import TrafficCollector
     from .engine import CompiledSessions
 
-ABI = 3
+ABI = 4
 """What ``la_core_abi()`` of a library this module can use returns."""
 ENV = "LOGANALYZE_CORE"
 LIBRARY = Path(__file__).resolve().parent / "_loganalyze_core.so"
@@ -58,7 +58,9 @@ def _load() -> CoreState:
     if not path.exists():
         return CoreState(None, f"compiled core not built (run {COMMAND})")
     try:
-        library = ctypes.CDLL(str(path))
+        # PyDLL: its functions run with the GIL held, as the compiled aggregates
+        # allocate with Python's allocator (core/aggregate.c la_set_allocator).
+        library = ctypes.PyDLL(str(path))
         if library.la_core_abi() != ABI:
             return CoreState(None, f"compiled core out of date (run {COMMAND})")
     except (OSError, AttributeError) as exc:

@@ -1,9 +1,10 @@
 /* The compiled core's session builder (issue 17): loganalyze/sessions.py's
  * SessionBuilder, rule for rule, for the sequential run.  The scanner (scan.c) and
  * Python (for the lines only it reads) call the la_on_* events in log order;
- * finished sessions and the postscreen/dnsblog evidence go, in that same order, to a
- * JSON buffer that Python takes in bulk (loganalyze/core/engine.py), so the
- * aggregates see exactly what the Python builder would have given them.
+ * finished sessions and the postscreen/dnsblog evidence go, in that same order, to the
+ * aggregates folded in C (aggregate.c, when la_set_aggregate asked) or to a JSON buffer
+ * that Python takes in bulk (loganalyze/core/engine.py), so the aggregates see exactly
+ * what the Python builder would have given them.
  *
  * Times are microseconds since 0001-01-01 of naive wall-clock time, as Python's
  * naive datetimes compare and subtract.  Every string is copied with its length;
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "sessions.h"
 
 #define US 1000000LL
 #define STALE_US (3600LL * US)     /* sessions.STALE_SECONDS */
@@ -20,11 +22,6 @@
 #define MAX_WARNINGS 10000
 /* datetime.max: 9999-12-31 23:59:59.999999 */
 #define MAX_TIME (3652059LL * 86400LL * US - 1)
-
-typedef struct {
-    char *p;
-    int64_t n; /* < 0: None */
-} str;
 
 static void *grow(void *v, int64_t *cap, int64_t need, size_t size) {
     if (need <= *cap) return v;
@@ -140,10 +137,6 @@ static void map_clear(map *m, void (*f)(void *)) {
 
 /* --- keys: each part with its length, so no two tuples share a key ------------ */
 
-typedef struct {
-    char *p;
-    int64_t n, cap;
-} buf;
 
 static void buf_add(buf *b, const void *p, int64_t n) {
     b->p = grow(b->p, &b->cap, b->n + n + 1, 1);
@@ -158,41 +151,6 @@ static void key_part(buf *b, span s) {
     buf_add(b, &n, sizeof n);
     if (n > 0) buf_add(b, s.p, n);
 }
-
-/* --- sessions ------------------------------------------------------------------ */
-
-typedef struct {
-    int64_t t;
-    str stage, dsn, reason, recipient;
-    int code, warning;
-} reject;
-
-typedef struct {
-    str result, identity, sender, helo;
-} spf_result;
-
-typedef struct {
-    str name, ok, total;
-} counter;
-
-typedef struct session {
-    str host, service, pid, name, ip;
-    int64_t start, end;
-    str helo;
-    str *senders, *recipients;
-    int64_t n_senders, cap_senders, n_recipients, cap_recipients;
-    reject *rejects;
-    int64_t n_rejects, cap_rejects;
-    spf_result *spf;
-    int64_t n_spf, cap_spf;
-    counter *counters;
-    int64_t n_counters, cap_counters;
-    int has_counters;
-    int64_t queued;
-    str ended_by, hostname_warning;
-    int saw_connect, saw_disconnect;
-    struct session *prev, *next; /* the open sessions in the order Python's dict keeps */
-} session;
 
 typedef struct {
     session **v;
@@ -222,6 +180,7 @@ struct engine {
     map pending;   /* (host, ip) -> pending_list */
     map known_ips; /* addresses already given to Python (their ClientStats exist) */
     int sessions_make_clients; /* a finished session makes its ClientStats (add_session) */
+    agg *agg; /* the aggregates folded here (aggregate.c), if la_set_aggregate asked */
     int64_t next_sweep;
     int has_next_sweep;
     int64_t sessions, without_connect, without_disconnect, spf_unmatched;
@@ -514,7 +473,8 @@ static void unlink_open(engine *g, session *s) {
 static void finish(engine *g, session *s) {
     g->sessions++;
     if (!s->saw_disconnect) g->without_disconnect++;
-    out_session(g, s);
+    if (g->agg) agg_session(g->agg, s);
+    else out_session(g, s);
     free_session(s);
 }
 
@@ -857,6 +817,10 @@ void la_on_spf(engine *g, int64_t t, span host, span ip, span helo, span sender,
 void la_on_evidence(engine *g, int kind, span ip, int64_t rank, span domain) {
     if (g->past) return; /* evidence counts inside a range only */
     if (ip.n <= 0) return; /* TrafficCollector._client: no address, no client */
+    if (g->agg) {
+        agg_evidence(g->agg, kind, ip, rank, domain);
+        return;
+    }
     str s = {(char *)ip.p, ip.n};
     if (kind == 1) {
         uint64_t h = hash_bytes(ip.p, ip.n);
@@ -880,6 +844,14 @@ void la_on_evidence(engine *g, int kind, span ip, int64_t rank, span domain) {
     }
     buf_addc(b, ']');
 }
+
+/* --- shared with aggregate.c --------------------------------------------------- */
+
+void *la_grow(void *v, int64_t *cap, int64_t need, size_t size) { return grow(v, cap, need, size); }
+void la_buf_add(buf *b, const void *p, int64_t n) { buf_add(b, p, n); }
+void la_out_str(buf *b, const char *p, int64_t n) { out_str(b, (str){(char *)p, n}); }
+void la_out_int(buf *b, int64_t v) { out_int(b, v); }
+uint64_t la_hash_bytes(const char *p, int64_t n) { return hash_bytes(p, n); }
 
 /* --- what Python calls --------------------------------------------------------- */
 
@@ -905,6 +877,7 @@ void la_engine_free(engine *g) {
     map_clear(&g->warnings, free_warning);
     map_clear(&g->pending, free_pending_list);
     map_clear(&g->known_ips, NULL);
+    agg_free(g->agg);
     free(g->key.p);
     free(g->out.p);
     free(g);
@@ -981,6 +954,28 @@ void la_open_sessions(engine *g, int64_t *out) {
     }
     out[0] = count;
     out[1] = latest;
+}
+
+/* From now on finished sessions and evidence fold into aggregates here (aggregate.c)
+ * instead of going out as JSON; classify is Python's verdict on a reply text. */
+void la_set_aggregate(engine *g, classify_fn classify, int unknown_check) {
+    if (g->agg == NULL) g->agg = agg_new(classify, unknown_check);
+}
+
+/* Evidence Python read (fold.py fold_evidence's operations), folded into the
+ * aggregates: ip and domain as UTF-8 with their lengths. */
+void la_agg_evidence(engine *g, int op, const char *ip, int64_t ip_n, int64_t value,
+                     const char *domain, int64_t domain_n) {
+    if (g->agg) agg_evidence(g->agg, op, (span){ip, ip_n}, value, (span){domain, domain_n});
+}
+
+/* The aggregates, part by part (aggregate.c agg_take); n 0 at the end. */
+const char *la_agg_take(engine *g, int64_t *n) {
+    if (g->agg == NULL) {
+        *n = 0;
+        return "";
+    }
+    return agg_take(g->agg, n);
 }
 
 /* SessionStats: sessions, without_connect, without_disconnect, spf_unmatched. */

@@ -209,6 +209,11 @@ class LineSplitter:
         """The lines of ``body`` (complete lines) that the filter keeps, cleaned alike."""
         assert self._keep is not None
         kept, numbers, total = self._keep(body)
+        if total and (not numbers or numbers[0]):
+            # The block's first line is kept even when irrelevant (the tokenizer counts it
+            # so): the fast path reads a block in its first line's stamp format.
+            kept = body[:body.find(b"\n") + 1] + kept
+            numbers = [0, *numbers]
         lines = decode_block(kept)  # every kept line ends with a newline
         start = self.position
         self.position += len(body) + self._dropped
