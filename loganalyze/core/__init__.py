@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..aggregate.collector import TrafficCollector
     from .engine import CompiledSessions
 
-ABI = 4
+ABI = 5
 """What ``la_core_abi()`` of a library this module can use returns."""
 ENV = "LOGANALYZE_CORE"
 LIBRARY = Path(__file__).resolve().parent / "_loganalyze_core.so"

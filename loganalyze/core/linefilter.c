@@ -19,7 +19,7 @@
 
 #include "core.h"
 
-#define LA_CORE_ABI 4
+#define LA_CORE_ABI 5
 /* loganalyze.input.lines.MAX_KEPT_LINE: longer lines are cut by Python; keep them. */
 #define MAX_KEPT_LINE (1 << 20)
 
