@@ -1,5 +1,7 @@
 """The compiled session builder (``sessions.c``, ``scan.c``) standing in for a
-:class:`~loganalyze.aggregate.TrafficCollector`'s own, for the sequential run.
+:class:`~loganalyze.aggregate.TrafficCollector`'s own, for the sequential run and the
+daily report's (which asks for each session's first line:
+:func:`~loganalyze.daily.resume.read_sessions`).
 
 The C scanner reads the frequent lines of a block of bytes straight into the C
 builder; :meth:`~loganalyze.parse.scan.Tokenizer.scan` reads the other lines in

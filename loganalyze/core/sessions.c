@@ -976,7 +976,7 @@ void la_open_sessions(engine *g, int64_t *out) {
 /* The first lines of the open sessions (as many as fit in out[0..cap)), then those of
  * the hostname warnings waiting for their connect: all of them, or (has_within) those
  * logged at most within seconds before the latest end of an open or finished session
- * or time of a warning (daily/resume.py _open_lines, SessionBuilder.pending_warnings).
+ * or time of a warning (TrafficCollector.open_lines, SessionBuilder.pending_warnings).
  * Returns how many there are; out[cap..] is not written. */
 int64_t la_open_lines(engine *g, int has_within, double within, int64_t *out, int64_t cap) {
     int64_t n = 0, latest = INT64_MIN;
