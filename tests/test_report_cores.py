@@ -263,3 +263,27 @@ def test_waiting_warnings_alike_on_both_cores(lines: list[str]) -> None:
     data = ("\n".join(lines) + "\n").encode()
     more = data + b"Aug 16 10:03:00 mx postfix/smtpd[5]: connect from a.example[192.0.2.7]\n"
     _both(more, [("append", len(data)), ("run", 0), ("append", len(more)), ("run", 0)])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from([b"a\n", b"\xff\xfe\n", b"\r\n", b"\x00x\n", b"b" * 700_000,
+                                 b"\n", b"c" * 1_500_000 + b"\n"]), max_size=8),
+       st.lists(st.integers(1, 3_000_000), max_size=6), st.booleans(), st.integers(0, 99))
+def test_raw_blocks_have_the_text_blocks_offsets(parts: list[bytes], sizes: list[int],
+                                                 partial: bool, start: int) -> None:
+    """LineSplitter(raw=True, offsets=True): the lines and ends of the text blocks."""
+    from loganalyze.input.lines import LineSplitter
+
+    data = b"".join(parts)
+    got: list[Any] = []
+    for raw in (False, True):
+        splitter = LineSplitter(start, offsets=True, raw=raw)
+        blocks, at = [], 0
+        for size in [*sizes, len(data)]:
+            blocks.append(splitter.feed(data[at:at + size]))
+            at += size
+        blocks.append(splitter.finish(partial=partial))
+        got.append([(b.start, b.ends, list(b.raw if raw and b.raw is not None else b.lines))
+                    for b in blocks if b is not None])
+        got.append(splitter.position)
+    assert got[0] == got[2] and got[1] == got[3]
