@@ -283,7 +283,7 @@ def test_raw_blocks_have_the_text_blocks_offsets(parts: list[bytes], sizes: list
             blocks.append(splitter.feed(data[at:at + size]))
             at += size
         blocks.append(splitter.finish(partial=partial))
-        got.append([(b.start, b.ends, list(b.raw if raw and b.raw is not None else b.lines))
+        got.append([(b.start, list(b.ends or ()), list(b.raw if raw and b.raw is not None else b.lines))
                     for b in blocks if b is not None])
         got.append(splitter.position)
     assert got[0] == got[2] and got[1] == got[3]

@@ -116,7 +116,7 @@ class LineBlock:
     """A list, or :class:`KeptLines` (empty when :attr:`raw` holds them)."""
     start: int
     """Byte offset of the first line's first byte."""
-    ends: list[int] | None
+    ends: Sequence[int] | None
     """Byte offset just past each line's newline (None unless asked for)."""
     raw: RawLines | None = None
     """The lines as bytes, when the splitter was asked not to decode them."""
@@ -141,6 +141,11 @@ class LineSplitter:
         self.position = start
         """Byte offset of the first byte not yet in a block."""
         self._offsets = offsets
+        self._line_ends: Callable[[bytes, int], Sequence[int]] | None = None
+        if raw and offsets:  # the compiled core's, where there is one (the same ends)
+            from .. import core
+
+            self._line_ends = core.line_ends()
         self._tail = b""
         self._dropped = 0  # bytes of the tail's line cut off beyond MAX_KEPT_LINE
         self._cutting = False
@@ -214,7 +219,11 @@ class LineSplitter:
 
     def _raw_block(self, body: bytes) -> LineBlock:
         start = self.position
-        ends = self._ends(body.split(b"\n")[:-1]) if self._offsets else None
+        ends: Sequence[int] | None = None
+        if self._line_ends is not None:
+            ends = self._line_ends(body, self.position + self._dropped)
+        elif self._offsets:
+            ends = self._ends(body.split(b"\n")[:-1])
         self.position += len(body) + self._dropped
         self._dropped = 0
         return LineBlock([], start, ends, RawLines(body))
