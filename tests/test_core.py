@@ -282,7 +282,9 @@ def test_sanitized(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-s", "-n", "0", "-p", "no:cacheprovider",
          str(Path(__file__)), str(Path(__file__).with_name("test_compiled_sessions.py")),
-         "-k", "random or long_lines or same_sessions or caps or interleaved or split_runs"],
+         str(Path(__file__).with_name("test_report_cores.py")),
+         "-k", "random or long_lines or same_sessions or caps or interleaved or split_runs"
+         " or alike_on_both_cores or replayed_evidence or raw_blocks_have"],
         env=env, capture_output=True, text=True, check=False, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " passed" in result.stdout

@@ -69,12 +69,12 @@ class TrafficCollector(SessionBuilder):
 
     def compiled_sessions(self) -> CompiledSessions | None:
         """The compiled core's session builder, standing in for this one from now on, when
-        it can (the sequential run: this class itself, an open window, no line numbers
-        asked for, nothing read yet); None otherwise, or on the Python core."""
+        it can (the sequential run or the daily report's: this class itself, an open
+        window, nothing read yet); None otherwise, or on the Python core."""
         if not self._compiled_tried:
             self._compiled_tried = True
-            if (self._compiled_builds_alike() and self.window.is_open and self._lines is None
-                    and self._evidence and not self.open_sessions and not self._warnings
+            if (self._compiled_builds_alike() and self.window.is_open
+                    and not self.open_sessions and not self._warnings
                     and not self._pending_spf):
                 from .. import core
 
@@ -91,8 +91,27 @@ class TrafficCollector(SessionBuilder):
     def count_evidence(self, on: bool) -> None:
         """Whether evidence lines count from now on (lines the daily report reads again
         only to rebuild its open sessions do not)."""
+        if self._compiled is not None:
+            self._compiled.count_evidence(on)
         self._evidence = on
         self._all_times = on and self.window.is_open
+
+    def open_lines(self, within: float | None = None) -> set[int]:
+        """The first lines of the open sessions, and of the hostname warnings waiting for
+        their connect (only those logged at most ``within`` seconds before the latest line:
+        :meth:`~loganalyze.sessions.SessionBuilder.pending_warnings`), wherever the
+        sessions are built."""
+        if self._compiled is not None:
+            return set(self._compiled.open_lines(within))
+        lines = {s.first_line for s in self.open_sessions.values()}
+        lines.update(self.pending_warnings(within))
+        return lines
+
+    def open_count(self) -> int:
+        """How many sessions are open, wherever the sessions are built."""
+        if self._compiled is not None:
+            return self._compiled.open_sessions()[0]
+        return len(self.open_sessions)
 
     def record(self, record: LogRecord) -> None:
         """Any record: session lines to the builder, evidence to the client."""

@@ -14,6 +14,7 @@ The library is built by ``python -m loganalyze.core.build`` (``make demo`` and
 from __future__ import annotations
 
 import os
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from ..aggregate.collector import TrafficCollector
     from .engine import CompiledSessions
 
-ABI = 4
+ABI = 5
 """What ``la_core_abi()`` of a library this module can use returns."""
 ENV = "LOGANALYZE_CORE"
 LIBRARY = Path(__file__).resolve().parent / "_loganalyze_core.so"
@@ -69,6 +70,9 @@ def _load() -> CoreState:
     library.la_filter_lines.restype = ctypes.c_int64
     library.la_filter_lines.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.c_void_p, i64p,
                                         ctypes.c_void_p, i64p]
+    library.la_line_ends.restype = ctypes.c_int64
+    library.la_line_ends.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64,
+                                     ctypes.c_void_p, ctypes.c_int64]
     from .engine import declare
 
     declare(library)
@@ -158,3 +162,28 @@ def line_filter() -> LineFilter | None:
     (:func:`fallback_note` says why)."""
     lib = library()
     return None if lib is None else LineFilter(lib)
+
+
+class LineEnds:
+    """Where each line of a block of bytes ends (``la_line_ends`` in ``linefilter.c``):
+    called with the bytes of complete lines and the offset of their first byte, it gives
+    the offset past each newline."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self._lib = lib
+
+    def __call__(self, body: bytes, base: int) -> array[int]:
+        room = len(body) // 64 + 1  # log lines are longer: one pass, usually
+        while True:
+            ends = array("q", bytes(8 * room))
+            count = self._lib.la_line_ends(body, len(body), base, ends.buffer_info()[0], room)
+            if count <= room:
+                del ends[count:]
+                return ends
+            room = count
+
+
+def line_ends() -> LineEnds | None:
+    """The compiled line ends of this process's core, or None when the Python core runs."""
+    lib = library()
+    return None if lib is None else LineEnds(lib)

@@ -41,6 +41,8 @@ void la_on_spf(engine *g, int64_t t, span host, span ip, span helo, span sender,
 /* Evidence: 1 postscreen CONNECT/DISCONNECT, 2 PASS, 3 DNSBL rank, 4 dnsblog listed,
  * 5 a postscreen reject. */
 void la_on_evidence(engine *g, int kind, span ip, int64_t rank, span domain);
+/* The number of the line the next events come from (SessionBuilder._lines.line_number). */
+void la_set_line(engine *g, int64_t line);
 
 /* The scanner's counts, its one-entry time cache and Python's clock state (the year
  * and month of the last syslog line, header.Clock.state) live in the engine too. */

@@ -1,5 +1,7 @@
 """The compiled session builder (``sessions.c``, ``scan.c``) standing in for a
-:class:`~loganalyze.aggregate.TrafficCollector`'s own, for the sequential run.
+:class:`~loganalyze.aggregate.TrafficCollector`'s own, for the sequential run and the
+daily report's (which asks for each session's first line:
+:func:`~loganalyze.daily.resume.read_sessions`).
 
 The C scanner reads the frequent lines of a block of bytes straight into the C
 builder; :meth:`~loganalyze.parse.scan.Tokenizer.scan` reads the other lines in
@@ -69,14 +71,16 @@ def declare(lib: ctypes.CDLL) -> None:
     functions: dict[str, tuple[Any, list[Any]]] = {
         "la_engine_new": (vp, [ctypes.c_int]),
         "la_engine_free": (None, [vp]),
-        "la_scan": (ctypes.c_int, [vp, ctypes.c_char_p, i64, i64p, ctypes.c_int]),
+        "la_scan": (ctypes.c_int, [vp, ctypes.c_char_p, i64, i64p, ctypes.c_int, i64]),
         "la_set_time": (None, [vp, ctypes.c_char_p, i64]),
         "la_set_clock": (None, [vp, i64, ctypes.c_int]),
         "la_scan_counts": (None, [vp, i64p]),
         "la_take_output": (vp, [vp, i64p]),
         "la_close": (None, [vp]),
         "la_session_stats": (None, [vp, i64p]),
-        "la_feed": (ctypes.c_int, [vp, ctypes.c_int, i64, ctypes.c_char_p, i64]),
+        "la_feed": (ctypes.c_int, [vp, ctypes.c_int, i64, i64, ctypes.c_char_p, i64]),
+        "la_open_lines": (i64, [vp, ctypes.c_int, ctypes.c_double, i64p, i64]),
+        "la_set_evidence": (None, [vp, ctypes.c_int]),
         "la_set_range": (None, [vp, ctypes.c_int, ctypes.c_int, i64]),
         "la_set_past": (None, [vp]),
         "la_open_sessions": (None, [vp, i64p]),
@@ -189,6 +193,12 @@ class CompiledSessions:
             lib.la_set_aggregate(self._engine, _classify_fn, _CHECK_NUMBERS[Check.UNKNOWN])
         self.lines = PythonLines(self, collector)
         """The sink for the lines Python reads: their events go to the C builder."""
+        self._counter = collector._lines
+        """What tells the numbers of the lines Python reads (the tokenizer), when the
+        collector's sessions know their first lines (the daily report)."""
+        self._open = (ctypes.c_int64 * 64)()
+        if not collector._evidence:
+            self.count_evidence(False)
 
     def __del__(self) -> None:
         engine, self._engine = getattr(self, "_engine", None), None
@@ -197,11 +207,12 @@ class CompiledSessions:
 
     # -- the scanner ----------------------------------------------------------------
 
-    def scan(self, body: bytes, pos: int, postscreen: bool) -> tuple[int, int]:
-        """Read ``body`` from byte ``pos``: (why it stopped, where), as ``la_scan``."""
+    def scan(self, body: bytes, pos: int, postscreen: bool, lineno: int) -> tuple[int, int]:
+        """Read ``body`` from byte ``pos``, the start of line ``lineno``: (why it stopped,
+        where), as ``la_scan``."""
         self._pos.value = pos
         status = self._lib.la_scan(self._engine, body, len(body), ctypes.byref(self._pos),
-                                   postscreen)
+                                   postscreen, lineno if self._counter is not None else 0)
         return status, self._pos.value
 
     def counts(self) -> tuple[int, int, int]:
@@ -240,8 +251,30 @@ class CompiledSessions:
 
     def feed(self, kind: int, when: datetime, fields: Iterable[str | None]) -> None:
         packed = _pack(fields)
-        if self._lib.la_feed(self._engine, kind, microseconds(when), packed, len(packed)):
+        counter = self._counter
+        line = counter.line_number if counter is not None else 0
+        if self._lib.la_feed(self._engine, kind, microseconds(when), line, packed, len(packed)):
             raise ValueError(f"the compiled core refused an event of kind {kind}")
+
+    def count_evidence(self, on: bool) -> None:
+        """Whether the evidence of the lines from now on counts
+        (:meth:`~loganalyze.aggregate.TrafficCollector.count_evidence`): what the C
+        builder finished before goes to the collector first."""
+        self.drain()
+        self._lib.la_set_evidence(self._engine, on)
+
+    def open_lines(self, within: float | None = None) -> list[int]:
+        """The first lines of the open sessions, then the lines of the hostname warnings
+        waiting for their connect (:meth:`~loganalyze.sessions.SessionBuilder.pending_warnings`
+        with ``within``), as ``la_open_lines`` finds them."""
+        lib, engine = self._lib, self._engine
+        has_within, seconds = within is not None, 0.0 if within is None else within
+        while True:
+            room = len(self._open)
+            count = lib.la_open_lines(engine, has_within, seconds, self._open, room)
+            if count <= room:
+                return self._open[:count]
+            self._open = (ctypes.c_int64 * (2 * count))()
 
     def evidence(self, ip: str, op: int, value: int | str | None) -> None:
         """An evidence operation (:func:`~loganalyze.aggregate.fold.fold_evidence`) for
@@ -298,7 +331,7 @@ class CompiledSessions:
 
     def _session(self, item: list[Any]) -> SmtpSession:
         (_, host, service, pid, name, ip, start, end, helo, senders, recipients, rejects, spf,
-         counters, queued, ended_by, warning, saw_connect, saw_disconnect) = item
+         counters, queued, ended_by, warning, saw_connect, saw_disconnect, first_line) = item
         time = self._time
         return SmtpSession(
             host, service, pid, name, ip, time(start), time(end), helo,
@@ -308,7 +341,7 @@ class CompiledSessions:
              for t, stage, code, dsn, reason, recipient, warned in rejects],
             [SpfResult(*result) for result in spf],
             None if counters is None else {n: (ok, total) for n, ok, total in counters},
-            queued, ended_by, warning, bool(saw_connect), bool(saw_disconnect))
+            queued, ended_by, warning, bool(saw_connect), bool(saw_disconnect), first_line)
 
     def close(self) -> None:
         """End of input: the sessions still open are cut off; the counts go to the

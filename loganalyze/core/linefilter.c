@@ -19,7 +19,7 @@
 
 #include "core.h"
 
-#define LA_CORE_ABI 4
+#define LA_CORE_ABI 5
 /* loganalyze.input.lines.MAX_KEPT_LINE: longer lines are cut by Python; keep them. */
 #define MAX_KEPT_LINE (1 << 20)
 
@@ -166,4 +166,21 @@ int64_t la_filter_lines(const unsigned char *buf, int64_t len, unsigned char *ou
     *out_len = (int64_t)(o - out);
     *kept = k;
     return lines;
+}
+
+/* The offset just past each '\n' of buf[0, len), counted from base, into out (room:
+ * cap entries; lines.py LineSplitter._ends from the lines' lengths).  Returns the number
+ * of '\n' in buf; at most cap are written. */
+int64_t la_line_ends(const unsigned char *buf, int64_t len, int64_t base, int64_t *out,
+                     int64_t cap) {
+    cur p = buf, end = buf + len;
+    int64_t n = 0;
+    while (p < end) {
+        cur nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL) break;
+        if (n < cap) out[n] = base + (int64_t)(nl + 1 - buf);
+        n++;
+        p = nl + 1;
+    }
+    return n;
 }

@@ -706,16 +706,20 @@ static int line(engine *g, scan_state *st, cur p, cur e, int postscreen_too) {
     return r;
 }
 
-/* Read the lines of buf from *pos on: stops at the end (returns 0), or before a line
+/* Read the lines of buf from *pos on (lineno: the number of the line at *pos, for the
+ * sessions' first lines; 0: not told): stops at the end (returns 0), or before a line
  * whose traditional stamp has no time yet (NEED_TIME: Python gives it with
  * la_set_time and calls again), or before a line Python must read (PYTHON_LINE: it
  * reads that line and calls again after it).  *pos is where it stopped. */
-int la_scan(engine *g, const unsigned char *buf, int64_t len, int64_t *pos, int postscreen_too) {
+int la_scan(engine *g, const unsigned char *buf, int64_t len, int64_t *pos, int postscreen_too,
+            int64_t lineno) {
     scan_state *st = la_scan_state(g);
     cur p = buf + *pos, end = buf + len;
     while (p < end) {
         cur nl = memchr(p, '\n', (size_t)(end - p));
         cur e = nl != NULL ? nl : end;
+        la_set_line(g, lineno);
+        if (lineno) lineno++;
         int r = line(g, st, p, e, postscreen_too);
         if (r != HANDLED) {
             *pos = p - buf;

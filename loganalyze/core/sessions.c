@@ -170,6 +170,7 @@ typedef struct {
 typedef struct {
     str reason;
     int64_t t;
+    int64_t line; /* sessions._Warning.line */
 } warning;
 
 struct engine {
@@ -190,6 +191,12 @@ struct engine {
     /* A split run's byte range (parallel/worker.py's _RangeCollector): off unless set. */
     int range, range_first, past, has_early;
     int64_t early_until;
+    /* The number of the line being read (SessionBuilder._lines.line_number; 0: not told),
+     * whether evidence counts (TrafficCollector.count_evidence), and the latest end of a
+     * finished session (SessionBuilder._latest). */
+    int64_t lineno;
+    int evidence_off, has_latest;
+    int64_t latest;
 };
 
 static void free_str(str *s) {
@@ -392,7 +399,9 @@ static void out_session(engine *g, session *s) {
     buf_addc(b, ',');
     out_str(b, s->hostname_warning);
     buf_add(b, s->saw_connect ? ",1" : ",0", 2);
-    buf_add(b, s->saw_disconnect ? ",1]" : ",0]", 3);
+    buf_add(b, s->saw_disconnect ? ",1," : ",0,", 3);
+    out_int(b, s->first_line);
+    buf_addc(b, ']');
     if (g->sessions_make_clients) note_ip(g, s->ip);
 }
 
@@ -471,6 +480,10 @@ static void unlink_open(engine *g, session *s) {
 
 /* _finish: count it and give it to Python (the run's window is open). */
 static void finish(engine *g, session *s) {
+    if (!g->has_latest || s->end > g->latest) {
+        g->latest = s->end;
+        g->has_latest = 1;
+    }
     g->sessions++;
     if (!s->saw_disconnect) g->without_disconnect++;
     if (g->agg) agg_session(g->agg, s);
@@ -511,6 +524,7 @@ static session *new_session(engine *g, span host, span service, span pid, int64_
     s->hostname_warning = (str){NULL, 0};
     s->saw_connect = saw_connect;
     s->saw_disconnect = 1;
+    s->first_line = g->lineno;
     int64_t n;
     if (g->warnings.used) {
         const char *k = open_key(g, host, service, pid, &n);
@@ -519,6 +533,7 @@ static session *new_session(engine *g, span host, span service, span pid, int64_
             warning *w = sl->val;
             if (w->reason.n > 0 && saw_connect) {
                 s->hostname_warning = w->reason;
+                s->first_line = w->line;
                 w->reason = (str){NULL, 0};
             }
             free_warning(w);
@@ -755,6 +770,7 @@ void la_on_mismatch(engine *g, int64_t t, span host, span service, span pid, spa
     }
     w->reason = str_of(reason);
     w->t = t;
+    w->line = g->lineno;
 }
 
 void la_on_spf(engine *g, int64_t t, span host, span ip, span helo, span sender, span result,
@@ -816,6 +832,7 @@ void la_on_spf(engine *g, int64_t t, span host, span ip, span helo, span sender,
 
 void la_on_evidence(engine *g, int kind, span ip, int64_t rank, span domain) {
     if (g->past) return; /* evidence counts inside a range only */
+    if (g->evidence_off) return; /* TrafficCollector._counts: a replayed line's */
     if (ip.n <= 0) return; /* TrafficCollector._client: no address, no client */
     if (g->agg) {
         agg_evidence(g->agg, kind, ip, rank, domain);
@@ -956,6 +973,48 @@ void la_open_sessions(engine *g, int64_t *out) {
     out[1] = latest;
 }
 
+/* The first lines of the open sessions (as many as fit in out[0..cap)), then those of
+ * the hostname warnings waiting for their connect: all of them, or (has_within) those
+ * logged at most within seconds before the latest end of an open or finished session
+ * or time of a warning (TrafficCollector.open_lines, SessionBuilder.pending_warnings).
+ * Returns how many there are; out[cap..] is not written. */
+int64_t la_open_lines(engine *g, int has_within, double within, int64_t *out, int64_t cap) {
+    int64_t n = 0, latest = INT64_MIN;
+    int any = 0;
+    for (session *s = g->first; s; s = s->next) {
+        if (n < cap) out[n] = s->first_line;
+        n++;
+        if (!any || s->end > latest) latest = s->end;
+        any = 1;
+    }
+    if (g->has_latest && (!any || g->latest > latest)) {
+        latest = g->latest;
+        any = 1;
+    }
+    for (int64_t i = 0; i < g->warnings.cap; i++) {
+        slot *sl = &g->warnings.s[i];
+        if (sl->key == NULL || sl->key == TOMB) continue;
+        warning *w = sl->val;
+        if (!any || w->t > latest) latest = w->t;
+        any = 1;
+    }
+    for (int64_t i = 0; i < g->warnings.cap; i++) {
+        slot *sl = &g->warnings.s[i];
+        if (sl->key == NULL || sl->key == TOMB) continue;
+        warning *w = sl->val;
+        /* (latest - w.time).total_seconds() <= within */
+        if (has_within && !((double)(latest - w->t) / 1e6 <= within)) continue;
+        if (n < cap) out[n] = w->line;
+        n++;
+    }
+    return n;
+}
+
+void la_set_line(engine *g, int64_t line) { g->lineno = line; }
+
+/* TrafficCollector.count_evidence: whether the evidence of the lines from now on counts. */
+void la_set_evidence(engine *g, int on) { g->evidence_off = !on; }
+
 /* From now on finished sessions and evidence fold into aggregates here (aggregate.c)
  * instead of going out as JSON; classify is Python's verdict on a reply text. */
 void la_set_aggregate(engine *g, classify_fn classify, int unknown_check) {
@@ -1014,7 +1073,8 @@ static int64_t small_int(span s) {
 
 /* kinds: 1 connect, 2 disconnect, 3 reject, 4 client, 5 lost, 6 mismatch, 7 spf.
  * Returns 0, or -1 when the fields do not fit the kind. */
-int la_feed(engine *g, int kind, int64_t t, const char *packed, int64_t len) {
+int la_feed(engine *g, int kind, int64_t t, int64_t line, const char *packed, int64_t len) {
+    g->lineno = line;
     int64_t max_fields = len / 8 + 1; /* each field takes its 8-byte length at least */
     span *f = malloc((size_t)max_fields * sizeof(span));
     if (f == NULL) abort();

@@ -51,6 +51,7 @@ typedef struct session {
     int64_t queued;
     str ended_by, hostname_warning;
     int saw_connect, saw_disconnect;
+    int64_t first_line; /* SmtpSession.first_line: 0 unless the engine is told line numbers */
     struct session *prev, *next; /* the open sessions in the order Python's dict keeps */
 } session;
 

@@ -4,12 +4,13 @@ that lets each daily report count every session exactly once (see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..aggregate import Traffic, TrafficCollector, rare_gc_passes
-from ..input.positions import Cursor, LineSource
+from ..input.lines import RawLines
+from ..input.positions import Cursor, LineSource, SourceBlock
 from ..model import EVERYTHING, Window
 from ..parse import Tokenizer
 from ..sessions import SmtpSession
@@ -76,7 +77,7 @@ def read_sessions(
     begun: dict[int, Hashable] = {}
     stop: Hashable | None = None
     lineno = 1
-    blocks = source.blocks()
+    blocks = _blocks(source, tokenizer, collector, window, until)
     try:
         with rare_gc_passes():
             for block in blocks:
@@ -88,14 +89,14 @@ def read_sessions(
                         if index is not None and index < new_from:
                             held_lines.add(lineno + index)
                     collector.count_evidence(False)
-                    scan(lines[:new_from] if new_from < count else lines, lineno, collector)
+                    scan(_part(lines, 0, new_from), lineno, collector)
                     stats.replayed += min(new_from, count)
                 if new_from < count:
                     if not first_new:
                         first_new = lineno + new_from
                         collector.count_evidence(True)
-                    stopped = scan(lines[new_from:] if new_from else lines,
-                                   lineno + new_from, collector, until)
+                    stopped = scan(_part(lines, new_from, count), lineno + new_from,
+                                   collector, until)
                     before = stats.lines_read
                     stats.lines_read += (count if stopped is None else stopped - lineno) - new_from
                     if progress is not None and before >> 16 != stats.lines_read >> 16:
@@ -103,7 +104,7 @@ def read_sessions(
                     if stopped is not None:
                         stop = keys[stopped - lineno]
                 begun = {line: begun[line] if line < lineno else keys[line - lineno]
-                         for line in _open_lines(collector)}
+                         for line in collector.open_lines()}
                 if stop is not None:
                     break
                 lineno += count
@@ -111,8 +112,8 @@ def read_sessions(
         close = getattr(blocks, "close", None)
         if close is not None:
             close()
-    stats.held = len(collector.open_sessions)
-    still_open = sorted(_open_lines(collector, _WARNING_WINDOW))
+    stats.held = collector.open_count()
+    still_open = sorted(collector.open_lines(_WARNING_WINDOW))
     stats.warnings = list(source.warnings)
     cursor = Cursor(
         source.source, source.kind, source.done(stop),
@@ -121,9 +122,24 @@ def read_sessions(
     return cursor, stats
 
 
-def _open_lines(collector: TrafficCollector, within: float | None = None) -> set[int]:
-    """The first lines of the open sessions, and of the hostname warnings waiting for
-    their connect (only those logged at most ``within`` seconds before the latest line)."""
-    lines = {s.first_line for s in collector.open_sessions.values()}
-    lines.update(collector.pending_warnings(within))
-    return lines
+def _blocks(source: LineSource, tokenizer: Tokenizer, collector: TrafficCollector,
+            window: Window, until: datetime | None) -> Iterator[SourceBlock]:
+    """The source's blocks, in bytes when the compiled core can read them all (a file
+    source, an open window, no ``until``, the tokenizer reading as its scanner does:
+    decided before the first line); else as text, for the Python path."""
+    raw_blocks = getattr(source, "raw_blocks", None)
+    if (raw_blocks is not None and until is None and window.is_open
+            and tokenizer.compiled_builder(collector) is not None):
+        blocks: Iterator[SourceBlock] = raw_blocks()
+        return blocks
+    return source.blocks()
+
+
+def _part(lines: Sequence[str], start: int, stop: int) -> Sequence[str]:
+    """Lines ``start`` to ``stop`` of a block (of bytes, for :class:`RawLines`)."""
+    if start == 0 and stop >= len(lines):
+        return lines
+    if isinstance(lines, RawLines):
+        head, tail = lines.cut(start or stop)
+        return tail if start else head
+    return lines[start:stop]

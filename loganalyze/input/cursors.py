@@ -329,7 +329,13 @@ class FileLog:
         for segment in self.plan():
             yield from self._read(segment)
 
-    def _read(self, segment: _Segment) -> Iterator[SourceBlock]:
+    def raw_blocks(self) -> Iterator[SourceBlock]:
+        """:meth:`blocks`, the lines still in bytes (:class:`~loganalyze.input.lines.RawLines`,
+        for the compiled core's scanner)."""
+        for segment in self.plan():
+            yield from self._read(segment, raw=True)
+
+    def _read(self, segment: _Segment, raw: bool = False) -> Iterator[SourceBlock]:
         gen = self._gens[segment.index]
         with _open_stream(gen.path) as (stream, st, _):
             try:
@@ -342,11 +348,11 @@ class FileLog:
                 # The live log's last line may be being written: the next run reads it whole.
                 partial = gen.path != self.path
                 new_from = segment.new_from
-                splitter = LineSplitter(segment.start, offsets=True)
+                splitter = LineSplitter(segment.start, offsets=True, raw=raw)
                 while True:
                     chunk = stream.read(_BLOCK)
                     block = splitter.feed(chunk) if chunk else splitter.finish(partial=partial)
-                    if block is not None and block.lines:
+                    if block is not None and (block.lines or block.raw):
                         ends = block.ends
                         assert ends is not None
                         opened.end = ends[-1]
@@ -356,7 +362,8 @@ class FileLog:
                             first_new = 0
                         else:  # lines starting before new_from are replay
                             first_new = 1 + bisect_left(ends, new_from, 0, len(ends) - 1)
-                        yield SourceBlock(block.lines, FileKeys(segment.index, block.start, ends),
+                        lines = block.lines if block.raw is None else block.raw
+                        yield SourceBlock(lines, FileKeys(segment.index, block.start, ends),
                                           first_new)
                     if not chunk:
                         return

@@ -81,6 +81,13 @@ class RawLines(Sequence[str]):
             self._lines = decode_block(self.body)
         return self._lines
 
+    def cut(self, index: int) -> tuple[RawLines, RawLines]:
+        """The lines before line ``index`` (0-based) and the others, still in bytes."""
+        at = 0
+        for _ in range(min(index, self.total)):
+            at = self.body.index(b"\n", at) + 1
+        return RawLines(self.body[:at]), RawLines(self.body[at:])
+
     def __len__(self) -> int:
         return self.total
 
@@ -109,7 +116,7 @@ class LineBlock:
     """A list, or :class:`KeptLines` (empty when :attr:`raw` holds them)."""
     start: int
     """Byte offset of the first line's first byte."""
-    ends: list[int] | None
+    ends: Sequence[int] | None
     """Byte offset just past each line's newline (None unless asked for)."""
     raw: RawLines | None = None
     """The lines as bytes, when the splitter was asked not to decode them."""
@@ -121,18 +128,24 @@ class LineSplitter:
     ``start`` is the byte offset of the first chunk; with ``offsets`` each
     block says where its lines end (:attr:`LineBlock.ends`). With ``keep``, only
     the lines it keeps are decoded, and blocks are :class:`KeptLines` (no offsets);
-    with ``raw``, nothing is decoded, and blocks are :class:`RawLines` (no offsets).
+    with ``raw``, nothing is decoded, and blocks are :class:`RawLines` (with offsets
+    if asked: the daily report's compiled reading).
     """
 
     def __init__(self, start: int = 0, *, offsets: bool = False,
                  keep: LineFilter | None = None, raw: bool = False) -> None:
-        if offsets and (keep is not None or raw):
-            raise ValueError("a filtered or raw block has no line offsets")
+        if offsets and keep is not None:
+            raise ValueError("a filtered block has no line offsets")
         self._keep = keep
         self._raw = raw
         self.position = start
         """Byte offset of the first byte not yet in a block."""
         self._offsets = offsets
+        self._line_ends: Callable[[bytes, int], Sequence[int]] | None = None
+        if raw and offsets:  # the compiled core's, where there is one (the same ends)
+            from .. import core
+
+            self._line_ends = core.line_ends()
         self._tail = b""
         self._dropped = 0  # bytes of the tail's line cut off beyond MAX_KEPT_LINE
         self._cutting = False
@@ -174,6 +187,8 @@ class LineSplitter:
             block = self._raw_block(tail + b"\n") if self._raw else self._kept(tail + b"\n")
             self.position -= 1  # the newline added for the filter
             self._cutting = False
+            if block.ends is not None:
+                block.ends = [self.position]
             return block
         text = tail.decode("utf-8", "replace")
         start = self.position
@@ -182,17 +197,20 @@ class LineSplitter:
         return LineBlock(clean([text], text), start,
                          [self.position] if self._offsets else None)
 
+    def _ends(self, parts: Sequence[str] | Sequence[bytes]) -> list[int]:
+        """Where each line ends, from the lengths of ``parts`` (a block's lines without
+        their newlines, in bytes): the dropped part of a cut line belongs to the first."""
+        return list(accumulate(map((1).__add__, map(len, parts)),
+                               initial=self.position + self._dropped))[1:]
+
     def _block(self, body: bytes, text: str) -> LineBlock:
         lines = text.split("\n")
         lines.pop()  # body ends with a newline
         start = self.position
         ends: list[int] | None = None
         if self._offsets:
-            # Byte lengths: the text's when it is ASCII, else the bytes' (the dropped
-            # part of a cut line belongs to the first line).
-            parts = lines if body.isascii() else body.split(b"\n")[:-1]
-            ends = list(accumulate(map((1).__add__, map(len, parts)),
-                                   initial=start + self._dropped))[1:]
+            # Byte lengths: the text's when it is ASCII, else the bytes'.
+            ends = self._ends(lines if body.isascii() else body.split(b"\n")[:-1])
         if len(body) > MAX_KEPT_LINE and max(map(len, lines)) > MAX_KEPT_LINE:
             lines = [line[:MAX_KEPT_LINE] for line in lines]
         self.position += len(body) + self._dropped
@@ -201,9 +219,14 @@ class LineSplitter:
 
     def _raw_block(self, body: bytes) -> LineBlock:
         start = self.position
+        ends: Sequence[int] | None = None
+        if self._line_ends is not None:
+            ends = self._line_ends(body, self.position + self._dropped)
+        elif self._offsets:
+            ends = self._ends(body.split(b"\n")[:-1])
         self.position += len(body) + self._dropped
         self._dropped = 0
-        return LineBlock([], start, None, RawLines(body))
+        return LineBlock([], start, ends, RawLines(body))
 
     def _kept(self, body: bytes) -> LineBlock:
         """The lines of ``body`` (complete lines) that the filter keeps, cleaned alike."""

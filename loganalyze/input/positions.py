@@ -173,7 +173,8 @@ class ListedKeys(list[Hashable]):
 class SourceBlock:
     """Consecutive lines of a log source, with their keys."""
 
-    lines: list[str]
+    lines: Sequence[str]
+    """A list, or :class:`~loganalyze.input.lines.RawLines` (``FileLog.raw_blocks``)."""
     keys: LineKeys
     new_from: int
     """Index of the first new line (``len(lines)`` when all are replay): lines are read

@@ -194,7 +194,7 @@ class Tokenizer(LineParser):
         told = clock.state
         compiled.set_clock(told)
         while True:
-            status, position = compiled.scan(body, position, self._postscreen)
+            status, position = compiled.scan(body, position, self._postscreen, lineno)
             read, matched, irrelevant = compiled.counts()
             stats.lines += read
             stats.matched += matched
