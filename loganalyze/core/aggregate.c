@@ -18,6 +18,7 @@
 #endif
 
 #include "core.h"
+#include "map.h"
 #include "sessions.h"
 
 /* aggregate/traffic.py (engine.py folds in C only while they agree: la_agg_keeps) */
@@ -91,7 +92,7 @@ static int icmp(const istr *a, const istr *b) {
 
 static istr *intern(iset *set, const char *p, int64_t n) {
     if (n < 0) n = 0;
-    uint64_t h = la_hash_bytes(p, n);
+    uint64_t h = hash_bytes(p, n);
     if ((set->used + 1) * 4 >= set->cap * 3) {
         int64_t cap = set->cap ? set->cap * 2 : 1024;
         istr **v = xalloc((size_t)cap * sizeof(istr *));
@@ -567,12 +568,6 @@ typedef struct {
     int64_t n_accepted;
 } sender;
 
-typedef struct {
-    char *key;
-    int64_t n;
-    int code;
-} cached;
-
 struct agg {
     classify_fn classify;
     int unknown_check;
@@ -587,8 +582,7 @@ struct agg {
     int64_t n_hosts, cap_hosts;
     accepted *since; /* unknown_check_since: (service, time) */
     int64_t n_since, cap_since;
-    cached *cache; /* the reply texts classified: an open-addressing table */
-    int64_t cache_cap, cache_used;
+    map classified; /* reply text -> its classification code (as a pointer-sized int) */
     buf tmp, strings_out, records_out, out;
     int stage;          /* la_agg_take: 0 the traffic, 1 the clients, 2 the senders, 3 done */
     int64_t next_taken; /* the next client or sender to give */
@@ -634,13 +628,6 @@ static void free_sender(sender *s) {
     a_free(s);
 }
 
-static void clear_cache(agg *a) {
-    for (int64_t i = 0; i < a->cache_cap; i++) free(a->cache[i].key);
-    a_free(a->cache);
-    a->cache = NULL;
-    a->cache_cap = a->cache_used = 0;
-}
-
 /* Everything but the output buffers: the records not given yet, the strings, the maps. */
 static void release(agg *a) {
     for (int64_t i = a->stage >= 2 ? a->n_clients : a->next_taken; i < a->n_clients; i++)
@@ -665,7 +652,7 @@ static void release(agg *a) {
     a->hosts = NULL;
     a->since = NULL;
     a->n_hosts = a->cap_hosts = a->n_since = a->cap_since = 0;
-    clear_cache(a);
+    map_clear(&a->classified, NULL);
     free_index(&a->index);
     a_free(a->helo_v);
     a_free(a->check_v);
@@ -703,33 +690,14 @@ static client *client_of(agg *a, istr *ip) {
 
 /* Python's verdict on a reply text (a cache of engine.py _classify's answers). */
 static int classify(agg *a, str reason) {
-    int64_t n = reason.n < 0 ? 0 : reason.n;
-    uint64_t h = la_hash_bytes(reason.p, n);
-    if (a->cache_used * 2 >= a->cache_cap) {
-        if (a->cache_used >= CLASSIFY_CACHE) clear_cache(a);
-        int64_t cap = a->cache_cap ? a->cache_cap * 2 : 1024;
-        cached *v = xalloc((size_t)cap * sizeof(cached));
-        for (int64_t i = 0; i < a->cache_cap; i++) {
-            if (a->cache[i].key == NULL) continue;
-            int64_t j = (int64_t)(la_hash_bytes(a->cache[i].key, a->cache[i].n) & (uint64_t)(cap - 1));
-            while (v[j].key) j = (j + 1) & (cap - 1);
-            v[j] = a->cache[i];
-        }
-        a_free(a->cache);
-        a->cache = v;
-        a->cache_cap = cap;
-    }
-    int64_t mask = a->cache_cap - 1;
-    int64_t i = (int64_t)(h & (uint64_t)mask);
-    for (; a->cache[i].key; i = (i + 1) & mask)
-        if (a->cache[i].n == n && (n == 0 || memcmp(a->cache[i].key, reason.p, (size_t)n) == 0))
-            return a->cache[i].code;
-    char *key = malloc((size_t)n + 1); /* malloc's too (see intern) */
-    if (key == NULL) abort();
-    if (n) memcpy(key, reason.p, (size_t)n);
-    int code = a->classify(key, n);
-    a->cache[i] = (cached){key, n, code};
-    a->cache_used++;
+    const char *p = reason.n > 0 ? reason.p : "";
+    int64_t n = reason.n > 0 ? reason.n : 0;
+    uint64_t h = hash_bytes(p, n);
+    slot *known = map_find(&a->classified, p, n, h);
+    if (known) return (int)(intptr_t)known->val;
+    if (a->classified.used >= CLASSIFY_CACHE) map_clear(&a->classified, NULL);
+    int code = a->classify(p, n);
+    map_put(&a->classified, p, n, h, (void *)(intptr_t)code);
     return code;
 }
 

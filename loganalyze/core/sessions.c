@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "map.h"
 #include "sessions.h"
 
 #define US 1000000LL
@@ -47,92 +48,6 @@ static span span_of(str s) { return (span){s.p, s.n}; }
 static int span_eq(span a, span b) {
     if (a.n != b.n) return 0;
     return a.n <= 0 || memcmp(a.p, b.p, (size_t)a.n) == 0;
-}
-
-/* --- a hash map from byte keys to pointers ------------------------------------ */
-
-typedef struct {
-    uint64_t h;
-    char *key; /* NULL: empty; TOMB: deleted */
-    int64_t klen;
-    void *val;
-} slot;
-
-typedef struct {
-    slot *s;
-    int64_t cap, used, tomb;
-} map;
-
-static char tomb_mark;
-#define TOMB (&tomb_mark)
-
-static uint64_t hash_bytes(const char *p, int64_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (int64_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ULL;
-    }
-    return h ? h : 1;
-}
-
-static slot *map_find(map *m, const char *key, int64_t klen, uint64_t h) {
-    if (m->cap == 0) return NULL;
-    int64_t mask = m->cap - 1;
-    for (int64_t i = (int64_t)(h & (uint64_t)mask);; i = (i + 1) & mask) {
-        slot *s = &m->s[i];
-        if (s->key == NULL) return NULL;
-        if (s->key != TOMB && s->h == h && s->klen == klen && memcmp(s->key, key, (size_t)klen) == 0)
-            return s;
-    }
-}
-
-static void map_insert_slot(slot *slots, int64_t cap, slot item) {
-    int64_t mask = cap - 1;
-    for (int64_t i = (int64_t)(item.h & (uint64_t)mask);; i = (i + 1) & mask)
-        if (slots[i].key == NULL) {
-            slots[i] = item;
-            return;
-        }
-}
-
-static void map_put(map *m, const char *key, int64_t klen, uint64_t h, void *val) {
-    if ((m->used + m->tomb + 1) * 4 >= m->cap * 3) {
-        int64_t cap = m->cap ? m->cap : 16;
-        while ((m->used + 1) * 4 >= cap * 2) cap *= 2;
-        slot *s = calloc((size_t)cap, sizeof(slot));
-        if (s == NULL) abort();
-        for (int64_t i = 0; i < m->cap; i++)
-            if (m->s[i].key != NULL && m->s[i].key != TOMB) map_insert_slot(s, cap, m->s[i]);
-        free(m->s);
-        m->s = s;
-        m->cap = cap;
-        m->tomb = 0;
-    }
-    char *k = malloc((size_t)klen + 1);
-    if (k == NULL) abort();
-    memcpy(k, key, (size_t)klen);
-    map_insert_slot(m->s, m->cap, (slot){h, k, klen, val});
-    m->used++;
-}
-
-static void map_del(map *m, slot *s) {
-    free(s->key);
-    s->key = TOMB;
-    s->val = NULL;
-    m->used--;
-    m->tomb++;
-}
-
-/* Calls f on every value, then empties the map. */
-static void map_clear(map *m, void (*f)(void *)) {
-    for (int64_t i = 0; i < m->cap; i++)
-        if (m->s[i].key != NULL && m->s[i].key != TOMB) {
-            if (f) f(m->s[i].val);
-            free(m->s[i].key);
-        }
-    free(m->s);
-    m->s = NULL;
-    m->cap = m->used = m->tomb = 0;
 }
 
 /* --- keys: each part with its length, so no two tuples share a key ------------ */
@@ -868,7 +783,6 @@ void *la_grow(void *v, int64_t *cap, int64_t need, size_t size) { return grow(v,
 void la_buf_add(buf *b, const void *p, int64_t n) { buf_add(b, p, n); }
 void la_out_str(buf *b, const char *p, int64_t n) { out_str(b, (str){(char *)p, n}); }
 void la_out_int(buf *b, int64_t v) { out_int(b, v); }
-uint64_t la_hash_bytes(const char *p, int64_t n) { return hash_bytes(p, n); }
 
 /* --- what Python calls --------------------------------------------------------- */
 

@@ -76,6 +76,5 @@ void *la_grow(void *v, int64_t *cap, int64_t need, size_t size);
 void la_buf_add(buf *b, const void *p, int64_t n);
 void la_out_str(buf *b, const char *p, int64_t n); /* a JSON string (n < 0: null) */
 void la_out_int(buf *b, int64_t v);
-uint64_t la_hash_bytes(const char *p, int64_t n);
 
 #endif
